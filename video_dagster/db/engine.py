@@ -1,0 +1,66 @@
+"""Engines and schema migration for the shared pipeline database."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from video_dagster import settings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+@cache
+def get_engine(url: str) -> sa.Engine:
+    """One pooled engine per URL per process."""
+    return sa.create_engine(
+        settings.sqlalchemy_url(url),
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={"application_name": "video-dagster"},
+    )
+
+
+def resolve_database_url(start_embedded: bool = True) -> str:
+    """DATABASE_URL when set, else the embedded server (started on demand)."""
+    url = settings.database_url_from_env()
+    if url:
+        return url
+    from video_dagster.db import embedded
+
+    if not start_embedded:
+        running = embedded.running_url()
+        if running is None:
+            raise RuntimeError("DATABASE_URL is unset and the embedded database is not running")
+        return running
+    return embedded.start()
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config pointing at the packaged migrations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", settings.sqlalchemy_url(url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply migrations up to `revision`."""
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        cfg = alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def current_revision(url: str) -> str | None:
+    """The schema revision the database is at (None if never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with get_engine(url).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
