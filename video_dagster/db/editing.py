@@ -49,7 +49,7 @@ def _j(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def _check_uuid(value: str, what: str) -> str:
+def check_uuid(value: str, what: str) -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError as exc:
@@ -97,7 +97,7 @@ def update_pipeline(conn: sa.Connection, pipeline_id: str, **fields: Any) -> Non
         return
     res = conn.execute(
         sa.text(f"UPDATE video_production_pipelines SET {sets} WHERE id = CAST(:pid AS uuid)"),
-        {**params, "pid": _check_uuid(pipeline_id, "pipeline")},
+        {**params, "pid": check_uuid(pipeline_id, "pipeline")},
     )
     if res.rowcount == 0:
         raise EditError(f"no pipeline {pipeline_id}")
@@ -107,7 +107,7 @@ def destroy_pipeline(conn: sa.Connection, pipeline_id: str) -> None:
     """Delete a pipeline and (by cascade) its nodes."""
     res = conn.execute(
         sa.text("DELETE FROM video_production_pipelines WHERE id = CAST(:pid AS uuid)"),
-        {"pid": _check_uuid(pipeline_id, "pipeline")},
+        {"pid": check_uuid(pipeline_id, "pipeline")},
     )
     if res.rowcount == 0:
         raise EditError(f"no pipeline {pipeline_id}")
@@ -127,14 +127,16 @@ def create_node(
     """Store a node (even an invalid one) and validate its pipeline; return its id."""
     nid = conn.execute(
         sa.text(
-            "INSERT INTO video_production_nodes (id, pipeline_id, title, type, inputs, config, asset)"
+            "INSERT INTO video_production_nodes"
+            " (id, pipeline_id, title, type, inputs, config, asset, created_at)"
             " VALUES (coalesce(CAST(:id AS uuid), gen_random_uuid()), CAST(:pid AS uuid), :title,"
-            " :type, CAST(:inputs AS jsonb), CAST(:config AS jsonb), CAST(:asset AS jsonb))"
+            " :type, CAST(:inputs AS jsonb), CAST(:config AS jsonb), CAST(:asset AS jsonb),"
+            " clock_timestamp())"
             " RETURNING id"
         ),
         {
             "id": node_id,
-            "pid": _check_uuid(pipeline_id, "pipeline"),
+            "pid": check_uuid(pipeline_id, "pipeline"),
             "title": title,
             "type": type,
             "inputs": json.dumps({} if inputs is None else inputs),
@@ -151,7 +153,7 @@ def get_node(conn: sa.Connection, node_id: str) -> NodeRecord:
     """Read one node."""
     row = conn.execute(
         sa.text(f"SELECT {_NODE_COLUMNS} FROM video_production_nodes WHERE id = CAST(:id AS uuid)"),
-        {"id": _check_uuid(node_id, "node")},
+        {"id": check_uuid(node_id, "node")},
     ).first()
     if row is None:
         raise EditError(f"no node {node_id}")
@@ -165,7 +167,7 @@ def list_nodes(conn: sa.Connection, pipeline_id: str) -> list[NodeRecord]:
             f"SELECT {_NODE_COLUMNS} FROM video_production_nodes "
             "WHERE pipeline_id = CAST(:pid AS uuid) ORDER BY created_at, id"
         ),
-        {"pid": _check_uuid(pipeline_id, "pipeline")},
+        {"pid": check_uuid(pipeline_id, "pipeline")},
     )
     return [NodeRecord(**r._asdict()) for r in rows]
 

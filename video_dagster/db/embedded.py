@@ -23,7 +23,12 @@ def start(home: Path | None = None, database: str = DATABASE_NAME) -> str:
     The server keeps running after this process exits so that the Dagster webserver, daemon, code
     server and run workers share it; `stop()` shuts it down cleanly.
     """
-    import pgserver  # deferred: only the embedded mode needs it
+    import warnings
+
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (normal in containers and CI).
+        warnings.simplefilter("ignore")
+        import pgserver  # deferred: only the embedded mode needs it
 
     pgdata = _pgdata(home)
     pgdata.mkdir(parents=True, exist_ok=True)

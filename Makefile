@@ -1,0 +1,31 @@
+# The two commands of the README: `make demo` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint install dev clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/video-dagster demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check video_dagster lambdas tests bench
+	$(BIN)/mypy --strict video_dagster/domain lambdas
+
+test: $(STAMP) lint
+	$(BIN)/pytest
+
+dev: $(STAMP)
+	$(BIN)/video-dagster dev
+
+clean:
+	rm -rf $(VENV) .home .pytest_cache
