@@ -1,0 +1,1 @@
+"""Plumbing shared by every Lambda: URIs, transfers, callbacks, logging, FFmpeg and probing."""

@@ -1,0 +1,1 @@
+"""The merge-videos Lambda: join ordered clips, stream-copying whenever they allow it."""

@@ -1,0 +1,115 @@
+"""AWS Lambda entry point of the video merger: fetch, probe, normalize, concat, upload."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lambdas.common.errors import FFmpegError, InvalidInput
+from lambdas.common.logs import JsonLogger
+from lambdas.common.media import MediaInfo, ProbeError, ffmpeg_exe, probe, run_ffmpeg
+from lambdas.common.runtime import Deadline, run_with_callback
+from lambdas.common.storage import Storage
+from lambdas.common.uris import ObjectUri
+from lambdas.video_merger import core
+
+LOG = JsonLogger("video_merger")
+TMPDIR_ENV = "VIDEO_MERGER_TMPDIR"
+_SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Merge `input_videos` into `output_uri`; always writes the callback and returns its body."""
+    return run_with_callback(event, LOG, lambda raw, storage: merge(raw, storage, context))
+
+
+def merge(
+    raw: Mapping[str, Any], storage: Storage, context: Any = None, tmp_root: str | None = None
+) -> dict[str, Any]:
+    """Do the merge in a private temp dir (removed on every path) and return the result."""
+    event = core.parse_event(raw)
+    deadline = Deadline(context)
+    ffmpeg = ffmpeg_exe()
+    started = time.monotonic()
+    root = tmp_root or os.environ.get(TMPDIR_ENV) or None
+    with tempfile.TemporaryDirectory(prefix="video_merger-", dir=root) as tmp:
+        work = Path(tmp)
+        sources = [
+            storage.local_path(uri, work / f"in_{i:03d}{_suffix(uri)}")
+            for i, uri in enumerate(event.inputs)
+        ]
+        infos = [_probe_input(i, uri, path) for i, (uri, path) in enumerate(
+            zip(event.inputs, sources, strict=True))]
+        target, plans = core.plan_inputs(infos, event.muxer)
+        mode = core.merge_mode(plans)
+        LOG.info("merge_planned", mode=mode, process_uuid=event.base.process_uuid,
+                 normalized=[p.index for p in plans if p.needs_work])
+        segments: list[str] = []
+        for plan, src, info, uri in zip(plans, sources, infos, event.inputs, strict=True):
+            seg = work / f"seg_{plan.index:03d}{event.suffix if plan.needs_work else _suffix(uri)}"
+            if plan.needs_work:
+                argv = core.normalize_argv(
+                    ffmpeg, str(src), str(seg), info, plan, target, event.muxer)
+                run_ffmpeg(argv, deadline.seconds_left())
+            else:
+                # A safe name in our dir, so the concat list never holds a user path.
+                seg.symlink_to(src.resolve())
+            segments.append(str(seg))
+        list_path = work / "concat.txt"
+        list_path.write_text(core.concat_list(segments), encoding="utf-8")
+        out = work / f"output{event.suffix}"
+        has_audio = target.audio is not None
+        run_ffmpeg(core.concat_argv(ffmpeg, str(list_path), str(out), has_audio, event.muxer),
+                   deadline.seconds_left())
+        result = _describe(event, out)
+        storage.upload(out, event.base.output, move=True)
+    result.update(
+        mode=mode,
+        reencoded_inputs=[p.index for p in plans if p.needs_work],
+        input_count=len(event.inputs),
+        elapsed_seconds=round(time.monotonic() - started, 3),
+    )
+    return result
+
+
+def _probe_input(index: int, uri: ObjectUri, path: Path) -> MediaInfo:
+    try:
+        info = probe(path)
+    except ProbeError as exc:
+        message = f"input_videos[{index}] ({uri}) is not a readable video: {exc}"
+        raise InvalidInput(message) from None
+    if info.video is None:
+        raise InvalidInput(f"input_videos[{index}] ({uri}) has no video stream")
+    return info
+
+
+def _describe(event: core.MergeEvent, out: Path) -> dict[str, Any]:
+    try:
+        info = probe(out)
+    except ProbeError as exc:
+        raise FFmpegError(f"the merged output cannot be read back: {exc}") from None
+    video, audio = info.video, info.audio
+    return {
+        "type": "video",
+        "uri": str(event.base.output),
+        "s3Key": event.base.output_key,
+        "bucket": event.base.output_bucket,
+        "size": out.stat().st_size,
+        "duration": round(info.duration, 3) if info.duration is not None else None,
+        "width": video.width if video else None,
+        "height": video.height if video else None,
+        "frame_rate": float(video.frame_rate) if video and video.frame_rate else None,
+        "video_codec": video.codec if video else None,
+        "audio_codec": audio.codec if audio else None,
+        "has_audio": audio is not None,
+    }
+
+
+def _suffix(uri: ObjectUri) -> str:
+    # Keep the extension as a demuxer hint, but only a harmless one.
+    return uri.suffix if _SAFE_SUFFIX.match(uri.suffix) else ".bin"
