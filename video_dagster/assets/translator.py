@@ -1,0 +1,193 @@
+"""Translate a GraphSnapshot into one Dagster asset per pipeline node (pure: no database)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    In,
+    MaterializeResult,
+    Nothing,
+    OpDefinition,
+    Out,
+)
+
+from video_dagster.domain.keys import asset_key_path, group_name
+from video_dagster.domain.snapshot import GraphSnapshot, NodeSkeleton, PipelineSkeleton
+
+REQUIRED_RESOURCE_KEYS = frozenset({"database", "object_store", "lambda_invoker", "providers"})
+TAG_TYPE = "video/type"
+TAG_PROVIDER = "video/provider"
+TAG_PIPELINE_ID = "video/pipeline_id"
+LOCAL_PROVIDER = "local"
+"""Provider label of `asset` nodes: they run in-process (pool `video_local`)."""
+UNKNOWN_PROVIDER = "unknown"
+"""Provider label of executable nodes without a provider (invalid, but they must still load)."""
+
+_KIND_BY_TYPE = {
+    "asset": "file",
+    "generate-voiceover": "audio",
+    "generate-talking-head": "video",
+    "talking-head": "video",
+    "generate-animation": "video",
+    "render-code": "video",
+    "mix-audio": "video",
+    "merge-videos": "video",
+    "compose-video": "video",
+}
+# Dagster's strict tag values and kind names (`dagster/kind/<kind>` keys) allow only these.
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_TAG_MAX = 63
+# Op names (step keys) must match ^[A-Za-z0-9_]+$.
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+# Nothing-typed: the asset body writes its output to the object store itself, so no I/O manager
+# ever stores or loads a value, and an upstream edge only orders the steps.
+_OUTPUT = "result"
+_OUTS = {_OUTPUT: Out(Nothing)}
+_NOTHING_IN = In(Nothing)
+
+ComputeFn = Callable[[AssetExecutionContext, Mapping[str, Any]], Iterator[Any]]
+
+
+def build_node_assets(snapshot: GraphSnapshot) -> list[AssetsDefinition]:
+    """One unpartitioned asset (own op, own step, own pool) per node of every pipeline."""
+    nodes_by_key: dict[AssetKey, NodeSkeleton] = {}
+    compute = _shared_compute(nodes_by_key)
+    assets: list[AssetsDefinition] = []
+    for pipeline in snapshot.pipelines:
+        group = group_name(pipeline.title, pipeline.id)
+        keys = {node.id: AssetKey(asset_key_path(pipeline.id, node.id)) for node in pipeline.nodes}
+        kept = acyclic_inputs(pipeline)
+        for node in pipeline.nodes:
+            key = keys[node.id]
+            nodes_by_key[key] = node
+            deps = [keys[input_id] for input_id in kept[node.id]]
+            ignored = [i for i in node.input_ids if i not in kept[node.id]]
+            assets.append(_node_asset(node, pipeline, group, key, deps, ignored, compute))
+    return assets
+
+
+def acyclic_inputs(pipeline: PipelineSkeleton) -> dict[str, list[str]]:
+    """Inputs that can become asset deps: same-pipeline nodes, minus edges that close a cycle."""
+    # Validation marks such nodes invalid, but one dangling key, self-dependency or cycle would
+    # otherwise fail the whole code-location load and hide every other pipeline.
+    ids = {node.id for node in pipeline.nodes}
+    inputs = {n.id: [i for i in dict.fromkeys(n.input_ids) if i in ids] for n in pipeline.nodes}
+    kept: dict[str, list[str]] = {node_id: [] for node_id in inputs}
+    on_path, done = set(), set()
+    # Iterative DFS in node-id and slot order, so the dropped edges are deterministic.
+    for root in inputs:
+        if root in done:
+            continue
+        on_path.add(root)
+        stack = [(root, iter(inputs[root]))]
+        while stack:
+            node_id, pending = stack[-1]
+            for dep in pending:
+                if dep in on_path:
+                    continue
+                kept[node_id].append(dep)
+                if dep not in done:
+                    on_path.add(dep)
+                    stack.append((dep, iter(inputs[dep])))
+                    break
+            else:
+                stack.pop()
+                on_path.discard(node_id)
+                done.add(node_id)
+    return kept
+
+
+def provider_label(node: NodeSkeleton) -> str:
+    """The provider a node runs on, as a valid tag value (`local` for asset nodes)."""
+    if node.type == "asset":
+        return LOCAL_PROVIDER
+    return tag_value(node.provider or "") or UNKNOWN_PROVIDER
+
+
+def pool_name(node: NodeSkeleton) -> str:
+    """Concurrency pool per provider, so `dagster instance concurrency set` can cap each API."""
+    return f"video_{provider_label(node)}"
+
+
+def tag_value(raw: str) -> str:
+    """Coerce editor-written text into Dagster's strict tag-value alphabet."""
+    return _TAG_UNSAFE.sub("_", raw)[:_TAG_MAX]
+
+
+def node_kinds(node: NodeSkeleton) -> set[str]:
+    """Media kind from the type, plus the provider when it names a real one."""
+    kinds = {_KIND_BY_TYPE[node.type]} if node.type in _KIND_BY_TYPE else set()
+    label = provider_label(node)
+    if label not in (LOCAL_PROVIDER, UNKNOWN_PROVIDER):
+        kinds.add(label)
+    return kinds
+
+
+def _node_asset(
+    node: NodeSkeleton,
+    pipeline: PipelineSkeleton,
+    group: str,
+    key: AssetKey,
+    deps: Sequence[AssetKey],
+    ignored: Sequence[str],
+    compute: ComputeFn,
+) -> AssetsDefinition:
+    metadata: dict[str, str] = {
+        "node_id": node.id,
+        "pipeline_id": pipeline.id,
+        "pipeline_title": pipeline.title,
+    }
+    if ignored:
+        # Shown in the UI so an operator sees why an edge from the editor is missing.
+        metadata["ignored_input_ids"] = ", ".join(ignored)
+    spec = AssetSpec(
+        key,
+        deps=deps,
+        description=node.title,
+        group_name=group,
+        kinds=node_kinds(node),
+        tags={
+            TAG_TYPE: tag_value(node.type),
+            TAG_PROVIDER: provider_label(node),
+            TAG_PIPELINE_ID: tag_value(pipeline.id),
+        },
+        metadata=metadata,
+    )
+    input_names = [f"in_{index}" for index in range(len(deps))]
+    # OpDefinition + AssetsDefinition directly (the documented path for generated ops): the
+    # decorators re-inspect the function signature per node and cost ~2x more at load time.
+    op = OpDefinition(
+        compute_fn=compute,
+        name=_NAME_UNSAFE.sub("_", "__".join(key.path)),
+        ins=dict.fromkeys(input_names, _NOTHING_IN),
+        outs=_OUTS,
+        required_resource_keys=REQUIRED_RESOURCE_KEYS,
+        pool=pool_name(node),
+    )
+    return AssetsDefinition(
+        keys_by_input_name=dict(zip(input_names, deps, strict=True)),
+        keys_by_output_name={_OUTPUT: key},
+        node_def=op,
+        specs=[spec],
+    )
+
+
+def _shared_compute(nodes_by_key: Mapping[AssetKey, NodeSkeleton]) -> ComputeFn:
+    """The one compute function of every node asset; it finds its node by asset key."""
+
+    # `context` stays unannotated: Dagster rejects the string annotations this module produces.
+    def compute(context, _inputs: Mapping[str, Any]) -> Iterator[Any]:
+        # Imported per run, not per load: execution pulls in clients a code server never needs.
+        from video_dagster.assets.execute import materialize_node
+
+        result = materialize_node(context, nodes_by_key[context.asset_key])
+        yield MaterializeResult() if result is None else result
+
+    return compute
