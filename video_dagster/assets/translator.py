@@ -21,7 +21,7 @@ from dagster import (
 from video_dagster.domain.keys import asset_key_path, group_name
 from video_dagster.domain.snapshot import GraphSnapshot, NodeSkeleton, PipelineSkeleton
 
-REQUIRED_RESOURCE_KEYS = frozenset({"database", "object_store", "lambda_invoker", "providers"})
+REQUIRED_RESOURCE_KEYS = frozenset({"database", "object_store", "lambda_invoker"})
 TAG_TYPE = "video/type"
 TAG_PROVIDER = "video/provider"
 TAG_PIPELINE_ID = "video/pipeline_id"

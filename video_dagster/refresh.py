@@ -1,0 +1,111 @@
+"""Graph refresh: reload the `video` code location when the database's structure changed.
+
+The refresher lives outside the `video` location (the `video_control` location's sensor, or
+`video-dagster refresh --watch`). It remembers the fingerprint it last reloaded at; whenever the
+database's differs it asks the webserver, through Dagster's GraphQL API, to reload `video`, whose
+loader then fetches the new graph. A change racing a reload is caught on the next comparison.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
+
+VIDEO_LOCATION = "video"
+
+# Only what the asset graph is built from: ids, titles, types, inputs and providers. Config
+# edits that keep the provider do not reload the location.
+FINGERPRINT = sa.text(
+    """
+    SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) FROM (
+        SELECT 'p:' || id || ':' || title AS x FROM video_production_pipelines
+        UNION ALL
+        SELECT 'n:' || id || ':' || pipeline_id || ':' || title || ':' || type || ':'
+               || inputs::text || ':' || coalesce(config ->> 'provider', '')
+        FROM video_production_nodes
+    ) s
+    """
+)
+
+
+def database_fingerprint(engine: sa.Engine) -> str:
+    """A hash of the graph-relevant structure in the database."""
+    with engine.connect() as conn:
+        return str(conn.execute(FINGERPRINT).scalar_one())
+
+
+class ReloadFailed(RuntimeError):
+    """The webserver refused or failed to reload the location."""
+
+
+def reload_location(graphql_url: str, location: str = VIDEO_LOCATION) -> None:
+    """Ask the Dagster webserver to reload a code location (GraphQL reloadRepositoryLocation)."""
+    from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+    from dagster_graphql.client.utils import ReloadRepositoryLocationStatus
+
+    parts = urlsplit(graphql_url)
+    prefix = parts.path.removesuffix("/graphql").rstrip("/")
+    try:
+        client = DagsterGraphQLClient(
+            parts.hostname or "127.0.0.1",
+            port_number=parts.port,
+            use_https=parts.scheme == "https",
+            path_prefix=prefix,
+            timeout=120,
+        )
+        info = client.reload_repository_location(location)
+    except DagsterGraphQLClientError as exc:
+        raise ReloadFailed(f"cannot reach Dagster at {graphql_url}: {exc}") from exc
+    if info.status != ReloadRepositoryLocationStatus.SUCCESS:
+        raise ReloadFailed(f"reloading {location} failed: {info.failure_type}: {info.message}")
+
+
+@dataclass(frozen=True)
+class RefreshDecision:
+    """Whether to reload, and the fingerprint to remember afterwards."""
+
+    reload: bool
+    fingerprint: str
+
+
+def decide(last_reloaded: str | None, current: str) -> RefreshDecision:
+    """Reload when the structure differs from the one last reloaded at (or none is known)."""
+    return RefreshDecision(reload=last_reloaded != current, fingerprint=current)
+
+
+def refresh_once(
+    engine: sa.Engine,
+    last_reloaded: str | None,
+    reload: Callable[[], None],
+) -> RefreshDecision:
+    """Compare and reload if needed; returns the decision (raises ReloadFailed)."""
+    decision = decide(last_reloaded, database_fingerprint(engine))
+    if decision.reload:
+        reload()
+    return decision
+
+
+def watch(engine: sa.Engine, graphql_url: str, interval: float, once: bool = False) -> None:
+    """Poll forever (or once), reloading `video` whenever the structure changes."""
+    last: str | None = None
+    while True:
+        try:
+            decision = refresh_once(engine, last, lambda: reload_location(graphql_url))
+        except ReloadFailed as exc:
+            log.error("%s", exc)
+            if once:
+                raise
+        else:
+            if decision.reload:
+                log.info("reloaded %s at structure %s", VIDEO_LOCATION, decision.fingerprint)
+            last = decision.fingerprint
+        if once:
+            return
+        time.sleep(interval)
