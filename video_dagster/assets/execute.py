@@ -189,9 +189,13 @@ def _wait(context: AssetExecutionContext, ctx: ExecutionContext,
             error = (state.metadata or {}).get("error", "unknown error")
             raise Failure(f"{ctx.node.title} failed: {error}", allow_retries=False)
         if datetime.now(UTC) >= ctx.deadline:
-            ctx.lifecycle.failed(ctx.node.id, f"timed out after {ctx.node.type} deadline "
-                                 f"({int((ctx.deadline - datetime.now(UTC)).total_seconds())}s)",
-                                 ctx.process_uuid, "Timeout")
+            job = submitted.details.get("lambda") or "the submitted job"
+            ctx.lifecycle.failed(
+                ctx.node.id,
+                f"timed out waiting for {job} to report back "
+                f"(deadline {ctx.deadline.isoformat(timespec='seconds')})",
+                ctx.process_uuid, "Timeout",
+            )
             continue
         time.sleep(delay)
         delay = min(delay * 1.5, 2.0)

@@ -232,13 +232,17 @@ class LambdaInvokerResource(ConfigurableResource):
     connect_timeout: float = Field(default=5.0, description="AWS connect timeout, seconds.")
     read_timeout: float = Field(default=30.0, description="AWS read timeout, seconds.")
     max_attempts: int = Field(default=3, description="AWS attempts per invoke, first included.")
+    local_runner_module: str = Field(
+        default="lambdas.local_runner",
+        description="Local mode: the module run with `python -m` to execute a function.",
+    )
 
     @cached_property
     def _invoker(self) -> LambdaInvoker:
         # One instance per resource, so local children are tracked and reaped across calls.
         if self.mode == "local":
             log_dir = Path(self.log_dir) if self.log_dir else _default_home() / "lambda-logs"
-            return LocalLambdaInvoker(log_dir)
+            return LocalLambdaInvoker(log_dir, runner_module=self.local_runner_module)
         return AwsLambdaInvoker(
             function_names=self.function_names, function_prefix=self.function_prefix,
             region_name=self.region_name, endpoint_url=self.endpoint_url,
