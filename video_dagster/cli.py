@@ -173,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    import warnings
+
+    # Dagster flags the state-backed loader API as preview on every load, and platformdirs warns
+    # when XDG_RUNTIME_DIR is unset; neither is actionable for someone running a command.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    warnings.filterwarnings("ignore", message=".*is currently in preview.*")
     args = build_parser().parse_args(argv)
     if args.command == "pipeline" and args.action != "list" and not args.target:
         raise SystemExit(f"error: pipeline {args.action} needs a target")

@@ -97,6 +97,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             result = job.execute_in_process(
                 asset_selection=keys, instance=instance, raise_on_error=False,
                 tags={"video/trigger": "demo", "video/pipeline_id": pid},
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )
         print()
         print_pipeline(engine, pid)
