@@ -26,7 +26,7 @@ def test_import_show_validate_export(cli_db, capsys, tmp_path):
     assert "3 nodes, 1 invalid" in capsys.readouterr().out
     cli.main(["pipeline", "export", pid])
     doc = json.loads(capsys.readouterr().out)
-    assert [n["title"] for n in doc["nodes"]][0] == "Intro script"
+    assert doc["nodes"][0]["title"] == "Intro script"
     cli.main(["pipeline", "list"])
     assert pid in capsys.readouterr().out
 

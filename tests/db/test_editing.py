@@ -200,4 +200,5 @@ def test_import_rejects_bad_documents_without_writing(engine, doc, message):
     with pytest.raises(transfer.DocumentError, match=message), engine.begin() as conn:
         transfer.import_pipeline(conn, doc)
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM video_production_pipelines")).scalar() == 0
+        count = conn.execute(sa.text("SELECT count(*) FROM video_production_pipelines")).scalar()
+    assert count == 0

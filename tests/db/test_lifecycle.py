@@ -139,7 +139,7 @@ def test_late_failure_cannot_flip_completed(engine, lc, node):
 
 
 def test_structure_change_mid_execution_makes_it_stale(engine, lc, node):
-    pid, nid = node
+    _, nid = node
     p = lc.started(nid).process_uuid
     with engine.begin() as conn:  # an editor-style partial write
         conn.execute(

@@ -245,7 +245,9 @@ def destroy_node(conn: sa.Connection, node_id: str) -> None:
     ).all()
     for s in siblings:
         conn.execute(
-            sa.text("UPDATE video_production_nodes SET inputs = CAST(:inputs AS jsonb) WHERE id = :id"),
+            sa.text(
+                "UPDATE video_production_nodes SET inputs = CAST(:inputs AS jsonb) WHERE id = :id"
+            ),
             {"id": s.id, "inputs": json.dumps(_without_reference(s.type, s.inputs, current.id))},
         )
     conn.execute(sa.text("DELETE FROM video_production_nodes WHERE id = :id"), {"id": current.id})
