@@ -99,10 +99,18 @@ def test_failed_without_process_matches_only_never_started(engine, lc, node):
     res = lc.failed(nid, "input missing")
     assert isinstance(res, Applied) and res.status == "failed"
     assert node_row(engine, nid).metadata["error"] == "input missing"
-    lc.started(nid)
+    p = lc.started(nid).process_uuid
     res = lc.failed(nid, "late report")
     assert isinstance(res, Stale)
     assert node_row(engine, nid).status == "in_progress"
+    lc.failed(nid, "provider down", p)
+    # A retry run that died before reaching the failed node still counts against its budget.
+    res = lc.failed(nid, "retry run crashed")
+    assert isinstance(res, Applied)
+    row = node_row(engine, nid)
+    assert row.failures == 3 and row.metadata["error"] == "retry run crashed"
+    lc.succeeded(nid, {}, lc.started(nid).process_uuid)
+    assert isinstance(lc.failed(nid, "late"), Stale)
 
 
 def test_retry_after_failure_clears_previous_error(engine, lc, node):

@@ -25,12 +25,10 @@ from video_dagster.assets.executors.base import (
 )
 from video_dagster.db import validation
 from video_dagster.db.lifecycle import DEFAULT_TIMEOUT, Applied, Lifecycle
+from video_dagster.domain.keys import FORCE_TAG, TRIGGER_AUTO, TRIGGER_TAG
 from video_dagster.domain.readiness import readiness_reason
 from video_dagster.domain.snapshot import NodeSkeleton
 from video_dagster.domain.validation import referenced_ids
-
-TRIGGER_TAG = "video/trigger"
-FORCE_TAG = "video/force"
 
 READ_NODE = sa.text(
     """
@@ -57,7 +55,7 @@ def is_forced(tags: dict[str, str]) -> bool:
     """Whether this run re-executes completed nodes (see the module docstring)."""
     if tags.get(FORCE_TAG) in ("false", "0", "no"):
         return False
-    return tags.get(TRIGGER_TAG) != "auto"
+    return tags.get(TRIGGER_TAG) != TRIGGER_AUTO
 
 
 def _read(engine: sa.Engine, node_id: str) -> tuple[NodeRow, dict[str, InputNode]]:

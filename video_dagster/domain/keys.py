@@ -7,6 +7,11 @@ import re
 ASSET_KEY_PREFIX = "video"
 CALLBACK_PREFIX = "callbacks/"
 
+# Run tags: which trigger started a run, and an explicit re-execution switch (README).
+TRIGGER_TAG = "video/trigger"
+TRIGGER_AUTO = "auto"
+FORCE_TAG = "video/force"
+
 
 def node_output_key(pipeline_id: str, node_id: str, name: str) -> str:
     """`pipelines/<pipeline_id>/nodes/<node_id>/<name>`."""

@@ -4,8 +4,8 @@ Each transition is decided from the node's locked state alone. A mismatch is *st
 changes and the caller is told why. Stricter than the minimum contract, on purpose:
 - `updated` and `succeeded` need the execution to be current and still `in_progress`;
 - `failed` with a process_uuid also needs `in_progress`, so a late error report can never turn
-  a completed node into a failed one; `failed` without one matches only a node never started
-  (no current process), which is how a run that died before starting reports its failure;
+  a completed node into a failed one; `failed` without one matches only a node with no live execution
+  (pending, or failed already), which is how a run that died before reaching it reports;
 - `started` is refused while another execution is `in_progress` (the reaper and the run-failure
   sensor end abandoned executions, after which a new one may start).
 """
@@ -148,10 +148,11 @@ def decide(state: NodeState, command: Command) -> Decision:
             )
         )
     if isinstance(command, Fail) and command.process_uuid is None:
-        if state.process_uuid is not None:
-            return Decision(None, "node has an execution; a failure must name its process")
+        # No live execution to name: a node never started, or one whose last execution already
+        # ended in failure (a retry run that died before reaching it). Never a running or
+        # completed node.
         if state.status not in ("pending", "failed"):
-            return Decision(None, f"node is {state.status}")
+            return Decision(None, f"node is {state.status}; a failure must name its process")
         return Decision(_failure_write(state, command))
     reason = _current(state, command.process_uuid)
     if reason is None and state.status != "in_progress":

@@ -22,7 +22,7 @@ from dagster import (
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
 from video_dagster.assets.translator import TAG_PIPELINE_ID, tag_value
-from video_dagster.domain.keys import ASSET_KEY_PREFIX, asset_key_path
+from video_dagster.domain.keys import ASSET_KEY_PREFIX, TRIGGER_AUTO, TRIGGER_TAG, asset_key_path
 from video_dagster.resources.database import DatabaseResource
 
 READY_INTERVAL_SECONDS = 15
@@ -32,11 +32,8 @@ READY_LIMIT = 500  # nodes requested per tick
 READY_SCAN_LIMIT = 2500
 MAX_AUTO_RETRIES = 2
 IN_FLIGHT_RUN_LIMIT = 1000
-# Same value as assets.execute.TRIGGER_TAG (not imported: that module pulls in every executor's
-# clients, which a code server evaluating sensors never needs).
-TRIGGER_TAG = "video/trigger"
 PIPELINE_TITLE_TAG = "video/pipeline_title"
-AUTO = "auto"
+AUTO = TRIGGER_AUTO
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 # The text form PostgreSQL gives a uuid: only such a reference can name a node, so a lookup by
 # primary key after this check equals a text comparison and a junk string never reaches the cast.
