@@ -70,6 +70,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
            "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops everything)", flush=True)
+    # Started from a script with `&`, this process inherits SIGINT ignored, and so would `dagster
+    # dev` (which then ignores SIGTERM too). Handle both here: a Python handler is reset to the
+    # default in the child at exec, and SIGTERM stops the group like Ctrl-C instead of killing
+    # only this process and orphaning `dagster dev` in its own session.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     # Own process group, default signal handling: `dagster dev` then stops cleanly on SIGINT.
     proc = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, start_new_session=True)
     try:
@@ -82,6 +88,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
         if embedded_mode and not was_running:
             embedded.stop()
             print("embedded database stopped")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _stop_group(proc: subprocess.Popen[Any]) -> int:
