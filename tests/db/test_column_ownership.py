@@ -27,6 +27,7 @@ from tests.db import test_concurrency as tc
 from tests.db.helpers import make_node, make_pipeline, node_row, pipeline_meta
 from video_dagster.db import editing, validation
 from video_dagster.db.lifecycle import Applied, Lifecycle, Stale
+from video_dagster.domain import lifecycle as domain_lifecycle
 
 SET_CONFIG = "config = jsonb_set(config, CAST(:path AS text[]), to_jsonb(CAST(:v AS text)))"
 REVERSE_SEGMENTS = """inputs = jsonb_set(inputs, '{segments}', (
@@ -212,7 +213,7 @@ def _wait_for_lock_waiter(engine: sa.Engine) -> None:
 
 
 @pytest.mark.parametrize("edit", ["config", "title"])
-def test_editor_write_queued_behind_the_lifecycle_lock_is_kept(engine, edit):
+def test_editor_write_queued_behind_the_lifecycle_lock_is_kept(engine, edit, monkeypatch):
     """The lifecycle has locked the row but not written; the editor's statement queues behind the
     lock, commits after the lifecycle's write, and both writes are in the row."""
     nid = make_node(engine, make_pipeline(engine))
@@ -221,11 +222,15 @@ def test_editor_write_queued_behind_the_lifecycle_lock_is_kept(engine, edit):
     armed, locked, release = threading.Event(), threading.Event(), threading.Event()
     armed.set()
 
-    def pause_after_lock(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        if armed.is_set() and "FOR UPDATE" in statement and "video_production_nodes" in statement:
+    decide = domain_lifecycle.decide
+
+    def pause_after_lock(state, command):  # type: ignore[no-untyped-def]
+        # The pure decision runs between the row lock and the write: hold it there.
+        if armed.is_set():
             armed.clear()
             locked.set()
             assert release.wait(10)
+        return decide(state, command)
 
     def editor_write() -> None:
         set_sql = SET_CONFIG if edit == "config" else "title = :v"
@@ -233,7 +238,7 @@ def test_editor_write_queued_behind_the_lifecycle_lock_is_kept(engine, edit):
             editor.execute(sa.text(f"UPDATE video_production_nodes SET {set_sql} WHERE id = :id"),
                            {"id": nid, "path": ["k_editor"], "v": "mine"})
 
-    sa.event.listen(engine, "after_cursor_execute", pause_after_lock)
+    monkeypatch.setattr(domain_lifecycle, "decide", pause_after_lock)
     try:
         with ThreadPoolExecutor(2) as pool:
             succeeded = pool.submit(lc.succeeded, nid, {"type": "text"}, process, 1.0)
@@ -245,7 +250,6 @@ def test_editor_write_queued_behind_the_lifecycle_lock_is_kept(engine, edit):
             edited.result(10)
     finally:
         release.set()
-        sa.event.remove(engine, "after_cursor_execute", pause_after_lock)
     row = node_row(engine, nid)
     assert row.output == {"type": "text"} and row.metadata["cost"] == 1.0
     assert row.metadata["process_uuid"] == process

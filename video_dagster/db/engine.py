@@ -21,7 +21,9 @@ def get_engine(url: str) -> sa.Engine:
         settings.sqlalchemy_url(url),
         pool_size=10,
         max_overflow=20,
-        pool_pre_ping=True,
+        # No pre-ping: it would cost every lifecycle transition a round trip. Connections are
+        # recycled instead, and a dead one fails its statement, invalidating the pool.
+        pool_recycle=600,
         connect_args={"application_name": "video-dagster"},
     )
 

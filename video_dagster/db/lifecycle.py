@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
 
 from video_dagster.db import progress
 from video_dagster.domain import lifecycle as domain
@@ -21,50 +21,50 @@ from video_dagster.domain.lifecycle import Command, Fail, NodeState, Start, Succ
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = timedelta(minutes=30)
-_RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
 
-LOCK_NODE = sa.text(
-    """
-    SELECT pipeline_id, status, process_uuid, structure_version, run_structure_version
-    FROM video_production_nodes WHERE id = :id FOR UPDATE
-    """
-)
+# psycopg (not SQLAlchemy) statements: the transition runs on the raw driver connection in
+# pipeline mode, so BEGIN + lock is one round trip and write + audit + roll-up + COMMIT another.
+LOCK_NODE = """
+    SELECT pipeline_id::text, status, process_uuid::text, structure_version,
+           run_structure_version, metadata -> 'cost' AS cost
+    FROM video_production_nodes WHERE id = %(id)s::uuid FOR UPDATE
+"""
 
-WRITE_NODE = sa.text(
-    """
+WRITE_NODE = """
     WITH upd AS (
         UPDATE video_production_nodes SET
-            status = :status,
-            process_uuid = :process_uuid,
-            metadata = (coalesce(metadata, '{}'::jsonb) - CAST(:remove AS text[]))
-                       || CAST(:patch AS jsonb),
-            output = CASE WHEN :set_output THEN CAST(:output AS jsonb) ELSE output END,
-            run_structure_version = CASE WHEN :started THEN structure_version
+            status = %(status)s,
+            process_uuid = %(process_uuid)s::uuid,
+            metadata = (coalesce(metadata, '{}'::jsonb) - %(remove)s::text[])
+                       || %(patch)s::jsonb,
+            output = CASE WHEN %(set_output)s THEN %(output)s::jsonb ELSE output END,
+            run_structure_version = CASE WHEN %(started)s THEN structure_version
                                          ELSE run_structure_version END,
-            attempt = attempt + CASE WHEN :started THEN 1 ELSE 0 END,
-            failures = failures + CASE WHEN :failed THEN 1 ELSE 0 END,
-            deadline_at = CASE WHEN :keep_deadline THEN deadline_at ELSE :deadline END
-        WHERE id = :id
+            attempt = attempt + CASE WHEN %(started)s THEN 1 ELSE 0 END,
+            failures = failures + CASE WHEN %(failed)s THEN 1 ELSE 0 END,
+            deadline_at = CASE WHEN %(keep_deadline)s THEN deadline_at
+                               ELSE %(deadline)s::timestamptz END
+        WHERE id = %(id)s::uuid
         RETURNING id, pipeline_id, structure_version
     )
     INSERT INTO video_production_node_events
         (node_id, pipeline_id, event, applied, process_uuid, from_status, to_status,
          structure_version, detail)
-    SELECT id, pipeline_id, :event, true, CAST(:process_uuid AS uuid), :from_status, :status,
-           structure_version, CAST(:detail AS jsonb)
+    SELECT id, pipeline_id, %(event)s, true, %(event_process)s::uuid, %(from_status)s,
+           %(status)s, structure_version, %(detail)s::jsonb
     FROM upd
-    """
-)
+"""
 
-RECORD_STALE = sa.text(
-    """
+RECORD_STALE = """
     INSERT INTO video_production_node_events
         (node_id, pipeline_id, event, applied, process_uuid, from_status, to_status,
          structure_version, detail)
-    VALUES (:id, :pipeline_id, :event, false, CAST(:process_uuid AS uuid), :status, :status,
-            :structure_version, CAST(:detail AS jsonb))
-    """
-)
+    VALUES (%(id)s::uuid, %(pipeline_id)s::uuid, %(event)s, false, %(process_uuid)s::uuid,
+            %(status)s, %(status)s, %(structure_version)s, %(detail)s::jsonb)
+"""
+
+_PG_LOCK_PIPELINE = progress.LOCK_PIPELINE.text.replace(":pid", "%(pid)s::uuid")
+_PG_RECOUNT = progress.RECOUNT.text.replace(":pid", "%(pid)s::uuid")
 
 
 @dataclass(frozen=True)
@@ -136,74 +136,88 @@ class Lifecycle:
         return self.apply(node_id, Fail(process_uuid, message, self.clock(), error_type))
 
     def apply(self, node_id: str, command: Command) -> Result:
-        """Run one transition, retrying on deadlock or serialization failure."""
+        """Run one transition, retrying on deadlock, serialization failure or a lost connection."""
         if not _is_uuid(node_id):
             return Stale(node_id, "no such node")
         process = getattr(command, "process_uuid", None)
         if process is not None and not _is_uuid(process):
             return Stale(node_id, f"process {process} is not current")
         for attempt in range(5):
+            raw = self.engine.raw_connection()
             try:
-                with self.engine.begin() as conn:
-                    return self._apply(conn, node_id, command)
-            except DBAPIError as exc:
-                code = getattr(exc.orig, "sqlstate", None)
-                if code not in _RETRYABLE or attempt == 4:
+                return self._apply(raw.driver_connection, node_id, command)
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if attempt == 4:
                     raise
-                time.sleep(0.01 * (attempt + 1))
+            except psycopg.OperationalError:
+                # The pool holds no pre-pinged connections: a dead one is dropped and retried.
+                raw.invalidate()
+                if attempt == 4:
+                    raise
+            finally:
+                raw.close()
+            time.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    def _apply(self, conn: sa.Connection, node_id: str, command: Command) -> Result:
-        row = conn.execute(LOCK_NODE, {"id": node_id}).first()
-        if row is None:
-            return Stale(node_id, "no such node")
-        state = NodeState(
-            status=row.status,
-            process_uuid=str(row.process_uuid) if row.process_uuid else None,
-            structure_version=row.structure_version,
-            run_structure_version=row.run_structure_version,
-        )
-        decision = domain.decide(state, command)
-        event = domain.event_name(command)
-        if decision.write is None:
-            reason = decision.stale_reason or "stale"
-            conn.execute(
-                RECORD_STALE,
-                {
-                    "id": node_id,
-                    "pipeline_id": row.pipeline_id,
-                    "event": event,
-                    "process_uuid": getattr(command, "process_uuid", None),
-                    "status": state.status,
-                    "structure_version": state.structure_version,
-                    "detail": json.dumps({"reason": reason}),
-                },
-            )
-            log.info("stale %s on node %s: %s", event, node_id, reason)
-            return Stale(node_id, reason)
-        write = decision.write
-        conn.execute(
-            WRITE_NODE,
-            {
-                "id": node_id,
-                "status": write.status,
-                "process_uuid": write.process_uuid,
-                "remove": list(write.metadata_remove),
-                "patch": json.dumps(write.metadata_patch, default=str),
-                "set_output": write.set_output,
-                "output": json.dumps(write.output, default=str) if write.set_output else None,
-                "started": write.started,
-                "failed": write.failed,
-                "keep_deadline": write.keep_deadline,
-                "deadline": write.deadline,
-                "event": event,
-                "from_status": state.status,
-                "detail": json.dumps(_detail(command), default=str),
-            },
-        )
-        if write.status != state.status or "cost" in write.metadata_patch:
-            progress.refresh(conn, str(row.pipeline_id))
-        return Applied(node_id, write.status, write.process_uuid)
+    def _apply(self, conn: psycopg.Connection[Any], node_id: str, command: Command) -> Result:
+        try:
+            with conn.pipeline() as pipe:
+                cur = conn.execute(LOCK_NODE, {"id": node_id})
+                pipe.sync()
+                row = cur.fetchone()
+            if row is None:
+                conn.rollback()
+                return Stale(node_id, "no such node")
+            pipeline_id, status, current, version, run_version, cost = row
+            state = NodeState(status, current, version, run_version)
+            decision = domain.decide(state, command)
+            event = domain.event_name(command)
+            with conn.pipeline():
+                if decision.write is None:
+                    reason = decision.stale_reason or "stale"
+                    conn.execute(RECORD_STALE, {
+                        "id": node_id, "pipeline_id": pipeline_id, "event": event,
+                        "process_uuid": getattr(command, "process_uuid", None),
+                        "status": status, "structure_version": version,
+                        "detail": json.dumps({"reason": reason}),
+                    })
+                    conn.commit()
+                    log.info("stale %s on node %s: %s", event, node_id, reason)
+                    return Stale(node_id, reason)
+                write = decision.write
+                conn.execute(WRITE_NODE, _write_params(node_id, event, status, write, command))
+                if write.status != status or write.metadata_patch.get("cost", cost) != cost:
+                    conn.execute(_PG_LOCK_PIPELINE, {"pid": pipeline_id})
+                    conn.execute(_PG_RECOUNT, {"pid": pipeline_id})
+                conn.commit()
+            return Applied(node_id, write.status, write.process_uuid)
+        except BaseException:
+            if not conn.closed:
+                conn.rollback()
+            raise
+
+
+def _write_params(
+    node_id: str, event: str, from_status: str, write: domain.Write, command: Command
+) -> dict[str, Any]:
+    return {
+        "id": node_id,
+        "status": write.status,
+        "process_uuid": write.process_uuid,
+        "remove": list(write.metadata_remove),
+        "patch": json.dumps(write.metadata_patch, default=str),
+        "set_output": write.set_output,
+        "output": json.dumps(write.output, default=str) if write.set_output else None,
+        "started": write.started,
+        "failed": write.failed,
+        "keep_deadline": write.keep_deadline,
+        "deadline": write.deadline,
+        "event": event,
+        # The audit row names the process the command spoke for (None for a process-less fail).
+        "event_process": getattr(command, "process_uuid", None),
+        "from_status": from_status,
+        "detail": json.dumps(_detail(command), default=str),
+    }
 
 
 def _detail(command: Command) -> dict[str, Any]:
