@@ -32,12 +32,23 @@ def start(home: Path | None = None, database: str = DATABASE_NAME) -> str:
 
     pgdata = _pgdata(home)
     pgdata.mkdir(parents=True, exist_ok=True)
+    # pgserver caches one handle per folder; after `stop()` that handle is stale, so drop it.
+    cached = pgserver.PostgresServer._instances.get(pgdata.resolve())
+    if cached is not None and not _is_running(pgdata):
+        del pgserver.PostgresServer._instances[pgdata.resolve()]
     server = pgserver.get_server(pgdata, cleanup_mode=None)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
         log.info("created embedded database %s in %s", database, pgdata)
     return server.get_uri(database)
+
+
+def _is_running(pgdata: Path) -> bool:
+    from pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    return info is not None and info.is_running()
 
 
 def running_url(home: Path | None = None, database: str = DATABASE_NAME) -> str | None:
