@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install dev clean
+.PHONY: demo test lint install dev clean lambda-zip
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +29,7 @@ dev: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .home .pytest_cache
+
+# The video_merger deployment zip for template.yaml (FFmpeg comes from the layer parameter).
+lambda-zip: $(STAMP)
+	$(BIN)/python -m lambdas.package video_merger --out dist/
