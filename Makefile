@@ -30,6 +30,11 @@ dev: $(STAMP)
 clean:
 	rm -rf $(VENV) .home .pytest_cache
 
-# The video_merger deployment zip for template.yaml (FFmpeg comes from the layer parameter).
+# The video_merger deployment zip for template.yaml: our code plus its wheels for the Lambda
+# runtime (python3.12, x86_64); FFmpeg comes from the layer parameter.
 lambda-zip: $(STAMP)
-	$(BIN)/python -m lambdas.package video_merger --out dist/
+	rm -rf build/video_merger_deps
+	$(BIN)/pip install --quiet --target build/video_merger_deps --only-binary=:all: \
+		--platform manylinux2014_x86_64 --python-version 3.12 \
+		-r lambdas/video_merger/requirements.txt
+	$(BIN)/python -m lambdas.package video_merger --deps-dir build/video_merger_deps --out dist/
