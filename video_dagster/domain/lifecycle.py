@@ -4,8 +4,8 @@ Each transition is decided from the node's locked state alone. A mismatch is *st
 changes and the caller is told why. Stricter than the minimum contract, on purpose:
 - `updated` and `succeeded` need the execution to be current and still `in_progress`;
 - `failed` with a process_uuid also needs `in_progress`, so a late error report can never turn
-  a completed node into a failed one; `failed` without one matches only a node with no live execution
-  (pending, or failed already), which is how a run that died before reaching it reports;
+  a completed node into a failed one; `failed` without one matches only a node with no live
+  execution (pending, or failed already): how a run that died before reaching it reports;
 - `started` is refused while another execution is `in_progress` (the reaper and the run-failure
   sensor end abandoned executions, after which a new one may start).
 """
