@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import socket
 import subprocess
@@ -132,6 +134,29 @@ def test_fingerprint_travels_in_the_repository_snapshot_served_by_the_code_serve
     snap = deserialize_value(wire, RepositorySnap)
     assert snap.metadata is not None
     assert snap.metadata[FINGERPRINT_KEY].value == example_snapshot().fingerprint
+
+
+def test_snapshot_json_keeps_the_asdict_format_and_the_fingerprint() -> None:
+    snapshot = example_snapshot()
+    # The JSON is built by hand for speed; it must stay byte-identical to what asdict produced,
+    # or every deployed fingerprint changes and each location reloads for nothing.
+    by_asdict = json.dumps(dataclasses.asdict(snapshot), sort_keys=True, separators=(",", ":"))
+    assert snapshot.to_json() == by_asdict
+    assert snapshot.fingerprint == "0e40b8a2e6a9fcdd"  # computed by the asdict implementation
+    assert GraphSnapshot.from_json(by_asdict) == snapshot
+    assert GraphSnapshot(pipelines=()).to_json() == '{"pipelines":[]}'
+
+
+def test_snapshot_json_and_fingerprint_are_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshot = example_snapshot()
+    calls = []
+    real_dumps = json.dumps
+    monkeypatch.setattr(json, "dumps", lambda *a, **k: calls.append(1) or real_dumps(*a, **k))
+    assert snapshot.fingerprint == snapshot.fingerprint
+    assert snapshot.to_json() is snapshot.to_json()
+    assert len(calls) == 1
+    # Cached values are not fields: equality and hashing still compare the structure only.
+    assert snapshot == example_snapshot() and hash(snapshot) == hash(example_snapshot())
 
 
 def _free_port() -> int:

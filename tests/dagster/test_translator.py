@@ -10,7 +10,7 @@ import types
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, Definitions, MaterializeResult, materialize
+from dagster import AssetKey, AssetSpec, Definitions, MaterializeResult, materialize
 
 from tests.dagster.graph_fixture import (
     DANGLING,
@@ -23,9 +23,16 @@ from tests.dagster.graph_fixture import (
 )
 from video_dagster.assets.translator import (
     REQUIRED_RESOURCE_KEYS,
+    TAG_PIPELINE_ID,
+    TAG_PROVIDER,
+    TAG_TYPE,
+    acyclic_inputs,
     build_node_assets,
+    node_kinds,
+    provider_label,
     tag_value,
 )
+from video_dagster.domain.keys import asset_key_path, group_name
 from video_dagster.domain.snapshot import GraphSnapshot, NodeSkeleton, PipelineSkeleton
 
 SNAPSHOT_FILE = Path(__file__).parent / "snapshots" / "example_graph.json"
@@ -114,6 +121,58 @@ def test_all_assets_share_one_compute_and_need_the_four_resources() -> None:
     assert len({a.op.name for a in assets}) == len(assets)
     assert all(a.op.required_resource_keys == REQUIRED_RESOURCE_KEYS for a in assets)
     assert all(not a.partitions_def and not a.can_subset and len(a.keys) == 1 for a in assets)
+
+
+def test_specs_equal_what_the_public_asset_spec_constructor_builds() -> None:
+    # The translator derives each spec from a validated template with `replace`, skipping
+    # AssetSpec.__new__; this pins that the shortcut builds exactly the same spec (and catches a
+    # Dagster upgrade that makes __new__ do more than validate and coerce).
+    snapshot = example_snapshot()
+    expected = {}
+    for pipeline in snapshot.pipelines:
+        kept = acyclic_inputs(pipeline)
+        for node in pipeline.nodes:
+            key = AssetKey(asset_key_path(pipeline.id, node.id))
+            ignored = [i for i in node.input_ids if i not in kept[node.id]]
+            metadata = {"node_id": node.id, "pipeline_id": pipeline.id,
+                        "pipeline_title": pipeline.title}
+            if ignored:
+                metadata["ignored_input_ids"] = ", ".join(ignored)
+            expected[key] = AssetSpec(
+                key,
+                deps=[AssetKey(asset_key_path(pipeline.id, i)) for i in kept[node.id]],
+                description=node.title,
+                group_name=group_name(pipeline.title, pipeline.id),
+                kinds=node_kinds(node),
+                tags={TAG_TYPE: tag_value(node.type), TAG_PROVIDER: provider_label(node),
+                      TAG_PIPELINE_ID: tag_value(pipeline.id)},
+                metadata=metadata,
+            )
+    built = {a.key: next(iter(a.specs)) for a in build_node_assets(snapshot)}
+    assert built.keys() == expected.keys()
+    # AssetsDefinition normalizes specs (skippable, output metadata); compare what went in.
+    for key, spec in built.items():
+        want = expected[key]
+        for field in ("key", "deps", "description", "group_name", "tags", "metadata", "owners",
+                      "code_version", "automation_condition", "partitions_def"):
+            assert getattr(spec, field) == getattr(want, field), (key, field)
+        assert spec.kinds == want.kinds
+
+
+def test_ops_share_nothing_inputs_and_a_presigned_compute() -> None:
+    assets = build_node_assets(example_snapshot())
+    by_fan_in: dict[int, set[int]] = {}
+    for asset in assets:
+        # Inputs stay in_0..in_n, each Nothing-typed and mapped to one upstream key.
+        names = sorted(asset.op.ins)
+        assert names == [f"in_{i}" for i in range(len(names))]
+        assert all(d.dagster_type.is_nothing for d in asset.op.input_defs)
+        assert set(asset.keys_by_input_name) == set(names)
+        for input_def in asset.op.input_defs:
+            by_fan_in.setdefault(len(names), set()).add(id(input_def))
+    assert all(len(ids) == fan_in for fan_in, ids in by_fan_in.items())
+    compute = assets[0].op.compute_fn
+    assert list(compute.__signature__.parameters) == ["context", "_inputs"]
 
 
 def test_empty_snapshot_loads() -> None:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from dagster import (
+    AssetDep,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
     AssetSpec,
-    In,
     MaterializeResult,
     Nothing,
     OpDefinition,
     Out,
 )
+from dagster._core.definitions.input import InputDefinition
+from dagster_shared.record import replace
 
 from video_dagster.domain.keys import asset_key_path, group_name
 from video_dagster.domain.snapshot import GraphSnapshot, NodeSkeleton, PipelineSkeleton
@@ -50,26 +53,44 @@ _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 # ever stores or loads a value, and an upstream edge only orders the steps.
 _OUTPUT = "result"
 _OUTS = {_OUTPUT: Out(Nothing)}
-_NOTHING_IN = In(Nothing)
 
 ComputeFn = Callable[[AssetExecutionContext, Mapping[str, Any]], Iterator[Any]]
 
 
 def build_node_assets(snapshot: GraphSnapshot) -> list[AssetsDefinition]:
     """One unpartitioned asset (own op, own step, own pool) per node of every pipeline."""
+    # Load time is dominated by Dagster's fixed cost per executable asset (an OpDefinition, an
+    # AssetsDefinition, and the copy `Definitions` makes of it to bind resources), which this
+    # design cannot avoid. What is ours is kept off the per-node path: one compute function, one
+    # set of Nothing inputs, tags and kinds validated once per (type, provider), and the group and
+    # pipeline tag once per pipeline (see bench/definitions_load.py for the measured split).
     nodes_by_key: dict[AssetKey, NodeSkeleton] = {}
     compute = _shared_compute(nodes_by_key)
+    tags_by_type: dict[tuple[str, str | None], dict[str, str]] = {}
     assets: list[AssetsDefinition] = []
     for pipeline in snapshot.pipelines:
-        group = group_name(pipeline.title, pipeline.id)
         keys = {node.id: AssetKey(asset_key_path(pipeline.id, node.id)) for node in pipeline.nodes}
+        if not keys:
+            continue
+        template = _pipeline_template(pipeline, next(iter(keys.values())))
+        asset_deps: dict[str, AssetDep] = {}
         kept = acyclic_inputs(pipeline)
         for node in pipeline.nodes:
             key = keys[node.id]
             nodes_by_key[key] = node
             deps = [keys[input_id] for input_id in kept[node.id]]
             ignored = [i for i in node.input_ids if i not in kept[node.id]]
-            assets.append(_node_asset(node, pipeline, group, key, deps, ignored, compute))
+            type_tags = tags_by_type.get((node.type, node.provider))
+            if type_tags is None:
+                type_tags = tags_by_type[(node.type, node.provider)] = _type_tags(node)
+            for input_id in kept[node.id]:
+                if input_id not in asset_deps:
+                    asset_deps[input_id] = AssetDep(keys[input_id])
+            spec = _node_spec(
+                node, pipeline, template, type_tags, key,
+                [asset_deps[i] for i in kept[node.id]], ignored,
+            )
+            assets.append(_node_asset(key, spec, deps, pool_name(node), compute))
     return assets
 
 
@@ -130,15 +151,31 @@ def node_kinds(node: NodeSkeleton) -> set[str]:
     return kinds
 
 
-def _node_asset(
+def _pipeline_template(pipeline: PipelineSkeleton, key: AssetKey) -> AssetSpec:
+    """A validated spec with the pipeline's group and pipeline-id tag (any key of the pipeline)."""
+    return AssetSpec(
+        key,
+        group_name=group_name(pipeline.title, pipeline.id),
+        tags={TAG_PIPELINE_ID: tag_value(pipeline.id)},
+    )
+
+
+def _type_tags(node: NodeSkeleton) -> dict[str, str]:
+    """Type and provider tags plus `dagster/kind/*` tags, validated by a throwaway AssetSpec."""
+    tags = {TAG_TYPE: tag_value(node.type), TAG_PROVIDER: provider_label(node)}
+    return dict(AssetSpec("video_type_tags", kinds=node_kinds(node), tags=tags).tags)
+
+
+def _node_spec(
     node: NodeSkeleton,
     pipeline: PipelineSkeleton,
-    group: str,
+    template: AssetSpec,
+    type_tags: Mapping[str, str],
     key: AssetKey,
-    deps: Sequence[AssetKey],
+    deps: Sequence[AssetDep],
     ignored: Sequence[str],
-    compute: ComputeFn,
-) -> AssetsDefinition:
+) -> AssetSpec:
+    """The pipeline template with this node's key, deps, description, tags and metadata."""
     metadata: dict[str, str] = {
         "node_id": node.id,
         "pipeline_id": pipeline.id,
@@ -147,36 +184,61 @@ def _node_asset(
     if ignored:
         # Shown in the UI so an operator sees why an edge from the editor is missing.
         metadata["ignored_input_ids"] = ", ".join(ignored)
-    spec = AssetSpec(
-        key,
+    # `replace` is Dagster's own way to derive a spec (AssetsDefinition normalizes specs with it):
+    # it type-checks every field but skips AssetSpec.__new__, whose work (group, tag and kind
+    # validation, dep coercion) was done once for the pipeline and once for the type/provider;
+    # the union of two validated tag sets with distinct keys is valid. What __new__ would check
+    # for a new key and deps holds by construction: deps are deduplicated AssetDeps of the same
+    # pipeline and never the node itself (acyclic_inputs). test_translator compares every spec
+    # with the one the public constructor builds.
+    return replace(
+        template,
+        key=key,
         deps=deps,
         description=node.title,
-        group_name=group,
-        kinds=node_kinds(node),
-        tags={
-            TAG_TYPE: tag_value(node.type),
-            TAG_PROVIDER: provider_label(node),
-            TAG_PIPELINE_ID: tag_value(pipeline.id),
-        },
         metadata=metadata,
+        tags={**template.tags, **type_tags},
     )
-    input_names = [f"in_{index}" for index in range(len(deps))]
+
+
+def _node_asset(
+    key: AssetKey,
+    spec: AssetSpec,
+    deps: Sequence[AssetKey],
+    pool: str,
+    compute: ComputeFn,
+) -> AssetsDefinition:
+    ins = _nothing_inputs(len(deps))
     # OpDefinition + AssetsDefinition directly (the documented path for generated ops): the
     # decorators re-inspect the function signature per node and cost ~2x more at load time.
     op = OpDefinition(
         compute_fn=compute,
         name=_NAME_UNSAFE.sub("_", "__".join(key.path)),
-        ins=dict.fromkeys(input_names, _NOTHING_IN),
+        ins=ins,
         outs=_OUTS,
         required_resource_keys=REQUIRED_RESOURCE_KEYS,
-        pool=pool_name(node),
+        pool=pool,
     )
     return AssetsDefinition(
-        keys_by_input_name=dict(zip(input_names, deps, strict=True)),
+        keys_by_input_name=dict(zip(ins, deps, strict=True)),
         keys_by_output_name={_OUTPUT: key},
         node_def=op,
         specs=[spec],
     )
+
+
+_INPUTS_BY_COUNT: dict[int, dict[str, InputDefinition]] = {}
+
+
+def _nothing_inputs(count: int) -> dict[str, InputDefinition]:
+    """`in_0`..`in_<count-1>` as Nothing inputs, shared by every op with that many deps."""
+    # OpDefinition takes InputDefinitions as they are (`In` is converted, resolving its type, per
+    # op). They are immutable, so ops can share them; the dict is only read by OpDefinition.
+    ins = _INPUTS_BY_COUNT.get(count)
+    if ins is None:
+        names = [f"in_{index}" for index in range(count)]
+        ins = _INPUTS_BY_COUNT[count] = {name: InputDefinition(name, Nothing) for name in names}
+    return ins
 
 
 def _shared_compute(nodes_by_key: Mapping[AssetKey, NodeSkeleton]) -> ComputeFn:
@@ -190,4 +252,7 @@ def _shared_compute(nodes_by_key: Mapping[AssetKey, NodeSkeleton]) -> ComputeFn:
         result = materialize_node(context, nodes_by_key[context.asset_key])
         yield MaterializeResult() if result is None else result
 
+    # OpDefinition inspects the compute function's signature once per op (to validate the context
+    # annotation); a precomputed __signature__ makes that lookup free for the 2nd..nth node.
+    compute.__signature__ = inspect.signature(compute)  # type: ignore[attr-defined]
     return compute
