@@ -97,12 +97,16 @@ def test_local_children_are_reaped_no_zombies(tmp_path: Path) -> None:
     # The next invocation reaps what finished earlier; a long-lived sensor never piles up zombies.
     last = invoker.invoke_async("video_merger", EVENT)
     assert all(_state(pid) is None for pid in pids)
-    _wait_for(tmp_path / "out" / f"{invoker.paths('video_merger', last.request_id)[0].name}.out")
+    last_pid = _wait_for(
+        tmp_path / "out" / f"{invoker.paths('video_merger', last.request_id)[0].name}.out"
+    )["pid"]
     deadline = time.monotonic() + 10
     while invoker.reap():
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    assert not [p for p in Path("/proc").glob("[0-9]*") if _zombie_child_of_me(p)]
+    mine = {*pids, last_pid}
+    assert not [p for p in Path("/proc").glob("[0-9]*")
+                if int(p.name) in mine and _zombie_child_of_me(p)]
 
 
 def _zombie_child_of_me(proc: Path) -> bool:

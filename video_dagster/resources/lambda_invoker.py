@@ -152,8 +152,6 @@ class LocalLambdaInvoker(LambdaInvoker):
         self.python = python
         self.env = dict(env or {})
         self.cwd = cwd
-        self._children: list[subprocess.Popen[bytes]] = []
-        self._lock = threading.Lock()
 
     def paths(self, function_name: str, request_id: str) -> tuple[Path, Path]:
         """(event file, log file) of one invocation."""
@@ -190,15 +188,21 @@ class LocalLambdaInvoker(LambdaInvoker):
                 f"starting local Lambda {function_name!r} failed: {exc}",
                 function_name=function_name, code=type(exc).__name__,
             ) from exc
-        with self._lock:
-            self._children.append(child)
+        with _CHILDREN_LOCK:
+            _CHILDREN.append(child)
         return InvocationReceipt(function_name, "local", request_id, 202)
 
     def reap(self) -> int:
         """Collect exited children so none lingers as a zombie; returns how many still run."""
-        with self._lock:
-            self._children = [c for c in self._children if c.poll() is None]
-            return len(self._children)
+        with _CHILDREN_LOCK:
+            _CHILDREN[:] = [c for c in _CHILDREN if c.poll() is None]
+            return len(_CHILDREN)
+
+
+# Process-wide: a resource (and so an invoker) is built per run, but the children of earlier
+# invokers in a long-lived process must still be reaped by whichever invoker runs next.
+_CHILDREN: list[subprocess.Popen[bytes]] = []
+_CHILDREN_LOCK = threading.Lock()
 
 
 def _default_home() -> Path:
