@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey
 
+from tests.conftest import use_fake_aws
 from tests.e2e.conftest import graph_defs
 from video_dagster.assets.executors.lambda_media import MergeVideosExecutor
 from video_dagster.cli import EXAMPLES_DIR
@@ -119,22 +120,15 @@ def test_lambda_that_never_calls_back_fails_at_its_deadline(
 
 
 @pytest.fixture
-def moto_s3(monkeypatch):
-    """moto's S3 server on loopback, with fake credentials in the environment."""
+def moto_s3(moto_endpoint, monkeypatch, tmp_path):
+    """moto's S3 server with the bucket the pipeline writes to, and fake credentials."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(name, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
-        Bucket="video-dagster")
-    yield endpoint
-    server.stop()
+    use_fake_aws(monkeypatch, tmp_path, "testing")
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    if "video-dagster" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket="video-dagster")
+    return moto_endpoint
 
 
 def test_merge_through_s3(engine, resources, instance, clips, moto_s3, tmp_path):

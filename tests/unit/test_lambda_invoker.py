@@ -7,13 +7,12 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from botocore.stub import ANY, Stubber
-from moto.server import ThreadedMotoServer
 
+from tests.conftest import use_fake_aws
 from video_dagster.resources.lambda_invoker import (
     AwsLambdaInvoker,
     LambdaInvocationError,
@@ -132,24 +131,14 @@ def test_local_rejects_bad_names_and_events_without_leaking_them(tmp_path: Path)
 # --- AWS mode --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+@pytest.fixture
+def endpoint(moto_endpoint: str) -> str:
+    return moto_endpoint
 
 
 @pytest.fixture(autouse=True)
 def fake_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFAKEFAKEFAKE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    use_fake_aws(monkeypatch, tmp_path, SECRET)
 
 
 def _assert_clean(error: LambdaInvocationError) -> None:
