@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue
+from dagster._utils.interrupts import capture_interrupts
 
 from video_dagster.assets import callbacks
 from video_dagster.assets.executors import executor_for
@@ -159,8 +160,11 @@ def materialize_node(context: AssetExecutionContext, node: NodeSkeleton) -> Mate
         raise
     except BaseException as exc:
         # Crashes, cancellation (DagsterExecutionInterruptedError), bugs: never leave it running.
-        lifecycle.failed(row.id, f"execution aborted: {type(exc).__name__}: {exc}", process,
-                         "Aborted")
+        # Ctrl-C reaches the step twice (SIGINT to the process group, then forwarded by the
+        # multiprocess executor): a second interrupt must not abort this write half-way.
+        with capture_interrupts():
+            lifecycle.failed(row.id, f"execution aborted: {type(exc).__name__}: {exc}", process,
+                             "Aborted")
         raise
 
 
