@@ -145,13 +145,21 @@ def cmd_rerender(args: argparse.Namespace) -> int:
     engine = _engine()
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.text("SELECT pipeline_id::text AS p, id::text AS n FROM video_production_nodes "
-                    "WHERE pipeline_id::text = ANY(:ids) ORDER BY 1, 2"),
+            sa.text("SELECT pipeline_id::text AS p, id::text AS n, title, is_valid "
+                    "FROM video_production_nodes WHERE pipeline_id::text = ANY(:ids) "
+                    "ORDER BY 1, 2"),
             {"ids": args.pipeline_ids},
         ).all()
     missing = set(args.pipeline_ids) - {r.p for r in rows}
     if missing:
         raise SystemExit(f"error: no nodes for pipeline(s): {', '.join(sorted(missing))}")
+    # Invalid nodes cannot run; the editor's validation_errors say why. Re-render the rest.
+    for r in rows:
+        if not r.is_valid:
+            print(f"skipping invalid node {r.n} ({r.title}); see `video-dagster pipeline show`")
+    rows = [r for r in rows if r.is_valid]
+    if not rows:
+        raise SystemExit("error: no valid nodes to re-render")
     # The backfill may only name keys the loaded graph has: reload first if needed.
     refresh.reload_location(args.url)
     params = {

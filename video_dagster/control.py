@@ -34,9 +34,14 @@ def video_graph_refresher(
 ) -> SensorResult | SkipReason:
     """Compare the database fingerprint with the last reloaded one; reload `video` if needed."""
     url = os.environ.get("DAGSTER_GRAPHQL_URL") or "http://127.0.0.1:3000/graphql"
-    decision = refresh.refresh_once(
-        database.get_engine(), context.cursor or None, lambda: refresh.reload_location(url)
-    )
+    try:
+        decision = refresh.refresh_once(
+            database.get_engine(), context.cursor or None, lambda: refresh.reload_location(url)
+        )
+    except refresh.WebserverUnreachable as exc:
+        # The daemon starts before the webserver; the cursor stays, so the next tick retries.
+        # A reload the webserver refuses (ReloadFailed) still fails the tick visibly.
+        return SkipReason(f"webserver not reachable yet, will retry: {exc}")
     if not decision.reload:
         return SkipReason(f"structure unchanged ({decision.fingerprint[:12]})")
     context.log.info(f"reloaded location video for structure {decision.fingerprint[:12]}")

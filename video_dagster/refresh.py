@@ -45,6 +45,10 @@ class ReloadFailed(RuntimeError):
     """The webserver refused or failed to reload the location."""
 
 
+class WebserverUnreachable(ReloadFailed):
+    """Nothing answered at the GraphQL URL (e.g. the webserver is still starting)."""
+
+
 def reload_location(graphql_url: str, location: str = VIDEO_LOCATION) -> None:
     """Ask the Dagster webserver to reload a code location (GraphQL reloadRepositoryLocation)."""
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
@@ -62,7 +66,7 @@ def reload_location(graphql_url: str, location: str = VIDEO_LOCATION) -> None:
         )
         info = client.reload_repository_location(location)
     except DagsterGraphQLClientError as exc:
-        raise ReloadFailed(f"cannot reach Dagster at {graphql_url}: {exc}") from exc
+        raise WebserverUnreachable(f"cannot reach Dagster at {graphql_url}: {exc}") from exc
     if info.status != ReloadRepositoryLocationStatus.SUCCESS:
         raise ReloadFailed(f"reloading {location} failed: {info.failure_type}: {info.message}")
 

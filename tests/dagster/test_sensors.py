@@ -370,6 +370,27 @@ def test_run_failure_fails_nodes_an_auto_run_never_started(engine, instance, res
     assert "before the node started" in row.metadata["error"]
 
 
+def test_run_failure_counts_a_retry_run_that_died_before_a_failed_node(
+    engine, instance, resources, lc
+):
+    nid = make_node(engine, make_pipeline(engine))
+    first = create_run_for_test(instance, job_name="__ASSET_JOB", tags={"video/trigger": "auto"},
+                                asset_selection=frozenset({key(engine, nid)}))
+    lc.failed(nid, "provider 500", lc.started(nid, run_id=first.run_id).process_uuid)
+    instance.report_run_failed(first, "the step failed")
+    tick(build_run_failure_sensor(), instance, resources)
+    assert node_row(engine, nid).failures == 1  # the run reached the node: nothing more to do
+    retry = create_run_for_test(instance, job_name="__ASSET_JOB", tags={"video/trigger": "auto"},
+                                asset_selection=frozenset({key(engine, nid)}))
+    instance.report_run_failed(retry, "launch failed")
+    cursor = None
+    for _ in range(2):
+        cursor = tick(build_run_failure_sensor(), instance, resources, cursor=cursor).cursor
+    row = node_row(engine, nid)
+    # failures moves again, so the retry's run_key changes and the node is not stuck.
+    assert row.status == "failed" and row.failures == 2
+
+
 def test_run_failure_catches_orphans_after_the_grace_period(engine, instance, resources, lc):
     pid = make_pipeline(engine)
     lost, done, live = (make_node(engine, pid) for _ in range(3))

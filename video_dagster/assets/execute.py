@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue
+from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._utils.interrupts import capture_interrupts
 
 from video_dagster.assets import callbacks
@@ -163,8 +164,10 @@ def materialize_node(context: AssetExecutionContext, node: NodeSkeleton) -> Mate
         # Ctrl-C reaches the step twice (SIGINT to the process group, then forwarded by the
         # multiprocess executor): a second interrupt must not abort this write half-way.
         with capture_interrupts():
-            lifecycle.failed(row.id, f"execution aborted: {type(exc).__name__}: {exc}", process,
-                             "Aborted")
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if isinstance(exc, DagsterExecutionInterruptedError):
+                reason = "the run was interrupted (terminated or its worker stopped)"
+            lifecycle.failed(row.id, f"execution aborted: {reason}", process, "Aborted")
         raise
 
 

@@ -51,8 +51,13 @@ RUNNING_FOR_RUNS = sa.text(
 # run_key is never reused: failing it (failures + 1) lets the ready sensor try again.
 NEVER_STARTED = sa.text(
     """
-    SELECT id::text AS node_id FROM video_production_nodes
-    WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'pending' AND process_uuid IS NULL
+    SELECT DISTINCT n.id::text AS node_id
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:runs AS text[])) AS r(node_id, run_id)
+    JOIN video_production_nodes n ON n.id = r.node_id
+    WHERE (n.status = 'pending' AND n.process_uuid IS NULL)
+       -- a failed node's retry run that died before reaching it: the node still names an
+       -- earlier run, and without a new failure its run_key would never change again
+       OR (n.status = 'failed' AND coalesce(n.metadata ->> 'dagster_run_id', '') <> r.run_id)
     """
 )
 # Quiet in-progress executions tied to a run, visited in id order across ticks.
@@ -213,12 +218,14 @@ def fetch(context: SensorEvaluationContext, engine: sa.Engine, cursor: Cursor, l
           orphan_limit: int, grace: timedelta) -> Observed:
     """Everything `decide` needs, from the instance and the database."""
     ended, last_failure, last_canceled = fetch_ended(context, cursor, limit)
-    auto_ids = sorted({n for r in ended if r.auto for n in r.node_ids if _is_uuid(n)})
+    auto_pairs = sorted({(n, r.run_id) for r in ended if r.auto for n in r.node_ids
+                         if _is_uuid(n)})
     with engine.connect() as conn:
         running = [Running(**r._asdict()) for r in conn.execute(
             RUNNING_FOR_RUNS, {"run_ids": [r.run_id for r in ended]})] if ended else []
-        never = [r.node_id for r in conn.execute(NEVER_STARTED, {"ids": auto_ids})] \
-            if auto_ids else []
+        never = [r.node_id for r in conn.execute(NEVER_STARTED, {
+            "ids": [p[0] for p in auto_pairs], "runs": [p[1] for p in auto_pairs]})] \
+            if auto_pairs else []
         orphans = [Running(**r._asdict()) for r in conn.execute(ORPHAN_CANDIDATES, {
             "grace": grace.total_seconds(), "after": cursor.orphan_after, "limit": orphan_limit})]
     run_ids = sorted({o.run_id for o in orphans})
