@@ -22,7 +22,6 @@ import os
 import pstats
 import random
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -37,9 +36,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a plain script from anywhere
 
 import sqlalchemy as sa  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
-from video_dagster import settings  # noqa: E402
+from bench._pg import scratch_database, server_url  # noqa: E402
 from video_dagster.db import engine as db_engine  # noqa: E402
 from video_dagster.db.lifecycle import Lifecycle  # noqa: E402
 
@@ -199,44 +197,13 @@ def run_phase(url: str, phase: str, shares: list[list[str]], seconds: float, kin
 
 
 @contextmanager
-def server_url() -> Iterator[tuple[str, str]]:
-    url = os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    if url:
-        yield url, "DATABASE_URL" if os.environ.get("DATABASE_URL") else "TEST_DATABASE_URL"
-        return
-    import pgserver
-
-    root = Path(tempfile.mkdtemp(prefix="vdbench"))  # short: the socket path has a length limit
-    server = pgserver.get_server(root, cleanup_mode="delete")
-    try:
-        yield server.get_uri("postgres"), f"own pgserver in {root}"
-    finally:
-        server.cleanup()
-
-
-def _on(url: str, database: str) -> str:
-    return make_url(settings.sqlalchemy_url(url)).set(database=database).render_as_string(
-        hide_password=False)
-
-
-@contextmanager
 def bench_database(server: str) -> Iterator[str]:
-    admin = sa.create_engine(_on(server, "postgres"), isolation_level="AUTOCOMMIT")
-    name = f"vd_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = _on(server, name)
-    try:
-        db_engine.upgrade(url)
+    """A scratch database seeded with the benchmark's pipelines."""
+    with scratch_database(server) as url:
         with db_engine.get_engine(url).begin() as conn:
             for statement in SEED:
                 conn.execute(sa.text(statement), {"p": PIPELINES, "n": NODES_PER_PIPELINE})
         yield url
-    finally:
-        db_engine.get_engine(url).dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def shares_of(url: str, workers: int) -> list[list[str]]:

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a plain script from anywhere
 
-from video_dagster import settings  # noqa: E402
+from bench._pg import scratch_database, server_url  # noqa: E402
 from video_dagster.db import engine as db_engine  # noqa: E402
 from video_dagster.db.validation import PENDING_PIPELINES  # noqa: E402
 from video_dagster.sensors import ready, reaper, run_failures  # noqa: E402
@@ -84,42 +81,6 @@ CROSS JOIN LATERAL (SELECT CASE
 INSERT INTO video_production_revalidation_queue (pipeline_id)
 SELECT md5('p' || p)::uuid FROM generate_series(0, :pipelines - 1, 500) p;
 """
-
-
-@contextmanager
-def server_url() -> Iterator[str]:
-    """An external server from the environment, else a private pgserver removed afterwards."""
-    url = os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    if url:
-        yield url
-        return
-    import pgserver
-
-    root = tempfile.mkdtemp(prefix="vdbench")  # short: the unix socket path has a length limit
-    server = pgserver.get_server(root, cleanup_mode="delete")
-    try:
-        yield server.get_uri("postgres")
-    finally:
-        server.cleanup()
-
-
-@contextmanager
-def scratch_database(server: str) -> Iterator[str]:
-    """A fresh, migrated database, dropped on the way out."""
-    base = sa.engine.make_url(settings.sqlalchemy_url(server))
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    name = f"vd_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        db_engine.upgrade(url)
-        yield url
-    finally:
-        db_engine.get_engine(url).dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def populate(engine: sa.Engine, nodes: int) -> dict[str, int]:
@@ -204,7 +165,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per query")
     args = parser.parse_args()
     nodes = args.nodes or (5_000 if args.quick else 100_000)
-    with server_url() as server, scratch_database(server) as url:
+    with server_url() as (server, _), scratch_database(server) as url:
         engine = db_engine.get_engine(url)
         started = time.perf_counter()
         counts = populate(engine, nodes)
