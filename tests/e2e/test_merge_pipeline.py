@@ -13,8 +13,8 @@ from tests.conftest import use_fake_aws
 from tests.e2e.conftest import graph_defs
 from video_dagster.assets.executors.lambda_media import MergeVideosExecutor
 from video_dagster.cli import EXAMPLES_DIR
+from video_dagster.cli.demo import make_clips, probe_duration
 from video_dagster.db import editing, transfer
-from video_dagster.demo import make_clips, probe_duration
 from video_dagster.domain.keys import asset_key_path
 from video_dagster.resources.lambda_invoker import LambdaInvokerResource
 

@@ -15,6 +15,12 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from video_dagster.cli.common import EXAMPLES_DIR, add_command
+from video_dagster.cli.common import engine as cli_engine
+from video_dagster.cli.environment import dagster_environment
+from video_dagster.cli.views import print_pipeline
 
 CLIPS = {
     "library/demo/clip_a.mp4": ["-f", "lavfi", "-i", "smptebars=size=320x240:rate=25",
@@ -55,15 +61,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
     from video_dagster import settings
-    from video_dagster.cli import EXAMPLES_DIR, _engine, print_pipeline
-    from video_dagster.cli_dagster import dagster_environment
     from video_dagster.db import embedded, transfer
     from video_dagster.domain.keys import asset_key_path
 
     started = time.monotonic()
     embedded_mode = settings.database_url_from_env() is None
     was_running = embedded.running_url() is not None if embedded_mode else True
-    engine = _engine()
+    engine = cli_engine()
     url = engine.url.render_as_string(hide_password=False)
     os.environ.update(dagster_environment(url, embedded_mode))
     try:
@@ -121,3 +125,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         if embedded_mode and not was_running:
             embedded.stop()
+
+
+def register(sub: Any) -> None:
+    """Add `demo`."""
+    p = add_command(sub, "demo", "run the end-to-end demo with no credentials",
+                    "video-dagster demo")
+    p.set_defaults(func=cmd_demo)
