@@ -5,10 +5,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
 
 def home_dir() -> Path:
-    """Folder for local state: embedded PostgreSQL, local object store, Dagster home."""
-    return Path(os.environ.get("VIDEO_DAGSTER_HOME") or Path.cwd() / ".home").resolve()
+    """Folder for local state: embedded PostgreSQL, local object store, Dagster home.
+
+    Never the current folder, so every command finds the same database wherever it is run:
+    VIDEO_DAGSTER_HOME, else `.home` in the source checkout the package runs from, else
+    `$XDG_DATA_HOME/video-dagster` (`~/.local/share/video-dagster`) for an installed package.
+    """
+    configured = os.environ.get("VIDEO_DAGSTER_HOME")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    if (PACKAGE_ROOT / "pyproject.toml").is_file():
+        return PACKAGE_ROOT / ".home"
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return (Path(data) / "video-dagster").resolve()
 
 
 def database_url_from_env() -> str | None:

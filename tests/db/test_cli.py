@@ -17,7 +17,7 @@ def cli_db(db_url, monkeypatch):
 
 
 def test_import_show_validate_export(cli_db, capsys, tmp_path):
-    assert cli.main(["pipeline", "import", str(EXAMPLES_DIR / "text_assets.json")]) == 0
+    assert cli.main(["pipeline", "import", str(EXAMPLES_DIR / "text_assets.json")]) == 3
     pid = capsys.readouterr().out.strip()
     cli.main(["pipeline", "show", pid])
     out = capsys.readouterr().out

@@ -12,6 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+# Exit status of `validate` and `pipeline import` when the work was done but some node is invalid:
+# distinct from 1 (error, nothing done) and 2 (argparse's usage error).
+EXIT_INVALID = 3
 
 
 class CliError(Exception):
@@ -21,7 +24,7 @@ class CliError(Exception):
 def add_command(sub: Any, name: str, summary: str, example: str, **kwargs: Any) -> Any:
     """A sub-command whose --help ends with a runnable example."""
     return sub.add_parser(
-        name, help=summary, description=summary, epilog=f"example:\n  {example}",
+        name, help=summary.splitlines()[0], description=summary, epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from video_dagster.cli.common import add_command, describe_database
+from video_dagster.cli.common import CliError, add_command, describe_database
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
@@ -36,12 +36,37 @@ def cmd_stop(args: argparse.Namespace) -> int:
     if settings.database_url_from_env():
         print("DATABASE_URL is set; nothing embedded to stop")
         return 0
-    if embedded.running_url() is None:
+    url = embedded.running_url()
+    if url is None:
         print(f"the embedded database in {settings.home_dir()} was not running")
         return 0
+    users = _other_clients(url)
+    if users and not args.force:
+        raise CliError(
+            f"{users} still connected to the embedded database in {settings.home_dir()} "
+            "(is `video-dagster dev` running? Ctrl-C stops it and the database); "
+            "--force stops it anyway")
     embedded.stop()
     print(f"stopped the embedded database in {settings.home_dir()}")
     return 0
+
+
+def _other_clients(url: str) -> str:
+    """Who else is connected (e.g. `dev`'s daemon and webserver), or "" when nobody is."""
+    import sqlalchemy as sa
+
+    from video_dagster import settings
+
+    eng = sa.create_engine(settings.sqlalchemy_url(url), poolclass=sa.pool.NullPool)
+    try:
+        with eng.connect() as conn:
+            row = conn.execute(sa.text(
+                "SELECT count(*) AS n, string_agg(DISTINCT coalesce(nullif(application_name, ''),"
+                " 'unnamed'), ', ') AS apps FROM pg_stat_activity "
+                "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")).one()
+    finally:
+        eng.dispose()
+    return f"{row.n} client(s) ({row.apps}) are" if row.n else ""
 
 
 def register(sub: Any) -> None:
@@ -53,5 +78,7 @@ def register(sub: Any) -> None:
                 "video-dagster db upgrade").set_defaults(func=cmd_upgrade)
     add_command(actions, "url", "print the database URL (starts the embedded one if needed)",
                 "psql \"$(video-dagster db url)\"").set_defaults(func=cmd_url)
-    add_command(actions, "stop", "stop the embedded database",
-                "video-dagster db stop").set_defaults(func=cmd_stop)
+    a = add_command(actions, "stop", "stop the embedded database (refused while clients use it)",
+                    "video-dagster db stop")
+    a.add_argument("--force", action="store_true", help="stop even while clients are connected")
+    a.set_defaults(func=cmd_stop)

@@ -206,7 +206,9 @@ _CHILDREN_LOCK = threading.Lock()
 
 
 def _default_home() -> Path:
-    return Path(os.environ.get("VIDEO_DAGSTER_HOME") or ".home").resolve()
+    from video_dagster.settings import home_dir
+
+    return home_dir()
 
 
 class LambdaInvokerResource(ConfigurableResource):

@@ -405,7 +405,9 @@ class LocalObjectStore(ObjectStore):
 
 
 def _default_home() -> Path:
-    return Path(os.environ.get("VIDEO_DAGSTER_HOME") or ".home").resolve()
+    from video_dagster.settings import home_dir
+
+    return home_dir()
 
 
 class ObjectStoreResource(ConfigurableResource):
@@ -417,7 +419,7 @@ class ObjectStoreResource(ConfigurableResource):
     bucket: str = Field(default="video-dagster", description="Bucket holding all objects.")
     local_root: str | None = Field(
         default=None,
-        description="Local backend folder; default `<VIDEO_DAGSTER_HOME or ./.home>/objects`.",
+        description="Local backend folder; default `<home folder>/objects` (settings.home_dir).",
     )
     endpoint_url: str | None = Field(
         default=None, description="S3-compatible endpoint (moto, MinIO, LocalStack); None = AWS."
