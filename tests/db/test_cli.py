@@ -28,7 +28,7 @@ def test_import_show_validate_export(cli_db, capsys, tmp_path):
     doc = json.loads(capsys.readouterr().out)
     assert doc["nodes"][0]["title"] == "Intro script"
     cli.main(["pipeline", "list"])
-    assert pid in capsys.readouterr().out
+    assert pid[:8] in capsys.readouterr().out
 
 
 def test_import_of_a_bad_file_says_why(cli_db, tmp_path, capsys):

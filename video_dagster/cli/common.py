@@ -55,13 +55,20 @@ def engine(upgrade_embedded: bool = True, quiet: bool = False) -> sa.Engine:
     return db.get_engine(url)
 
 
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str],
-          max_widths: Sequence[int] | None = None) -> str:
-    """A plain-text table; cells wider than their column's limit end with an ellipsis."""
-    cells = [[str(c) for c in r] for r in rows]
-    if max_widths is not None:
-        cells = [[_clip(c, m) for c, m in zip(r, max_widths, strict=True)] for r in cells]
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int | None = None,
+          shrink: Sequence[int] = ()) -> str:
+    """A plain-text table; with `width`, the `shrink` columns are cut (ending in …) to fit it."""
+    cells = [[" ".join(str(c).split()) for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    if width is not None and shrink:
+        excess = sum(widths) + 2 * (len(widths) - 1) - width
+        while excess > 0:
+            i = max(shrink, key=lambda j: widths[j])
+            if widths[i] <= max(len(headers[i]), 6):
+                break  # nothing left to cut sensibly: let the terminal wrap
+            widths[i] -= 1
+            excess -= 1
+        cells = [[clip(c, w) for c, w in zip(r, widths, strict=True)] for r in cells]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
@@ -69,9 +76,49 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str],
     return "\n".join(lines)
 
 
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if width <= 0 or len(text) <= width else text[: max(width - 1, 0)] + "…"
+def clip(text: str, width: int) -> str:
+    """The text cut to `width` characters, ending in … when cut."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def resolve_id(conn: sa.Connection, table_name: str, text: str, what: str) -> str:
+    """A full id from a full UUID or a unique prefix of one (as `show` and `status` print them)."""
+    import re
+    import uuid
+
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        pass
+    prefix = text.lower()
+    if not re.fullmatch(r"[0-9a-f]{4,8}(-[0-9a-f-]{0,27})?", prefix):
+        raise CliError(f"{what} {text!r} is not a UUID (or a unique prefix of one)")
+    found = conn.execute(
+        sa.text(f"SELECT id::text FROM {table_name} WHERE id::text LIKE :p ORDER BY id LIMIT 2"),
+        {"p": prefix + "%"}).scalars().all()
+    if not found:
+        raise CliError(f"no {what} {text}")
+    if len(found) > 1:
+        raise CliError(f"{what} id prefix {text} is ambiguous; give more characters")
+    return str(found[0])
+
+
+def pipeline_id(conn: sa.Connection, text: str) -> str:
+    """The pipeline a command names (full id or unique prefix); CliError when none."""
+    pid = resolve_id(conn, "video_production_pipelines", text, "pipeline")
+    if conn.execute(sa.text("SELECT 1 FROM video_production_pipelines WHERE id = :id"),
+                    {"id": pid}).first() is None:
+        raise CliError(f"no pipeline {text}")
+    return pid
+
+
+def node_id(conn: sa.Connection, text: str) -> str:
+    """The node a command names (full id or unique prefix); CliError when none."""
+    nid = resolve_id(conn, "video_production_nodes", text, "node")
+    if conn.execute(sa.text("SELECT 1 FROM video_production_nodes WHERE id = :id"),
+                    {"id": nid}).first() is None:
+        raise CliError(f"no node {text}")
+    return nid
 
 
 def print_json(value: Any) -> None:

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
+from video_dagster.cli import views
 from video_dagster.cli.common import (
     EXAMPLES_DIR,
     EXIT_INVALID,
@@ -17,9 +16,10 @@ from video_dagster.cli.common import (
     add_command,
     engine,
     errors_text,
+    pipeline_id,
+    print_json,
     table,
 )
-from video_dagster.cli.views import print_pipeline
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -77,28 +77,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     from video_dagster.db import transfer
 
     with engine().connect() as conn:
-        doc = transfer.export_pipeline(conn, args.pipeline_id)
+        doc = transfer.export_pipeline(conn, pipeline_id(conn, args.pipeline_id))
     print(json.dumps(doc, indent=2))
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     """List pipelines with their progress."""
-    with engine().connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT id, title, metadata -> 'progress' AS progress "
-                "FROM video_production_pipelines ORDER BY created_at, id"
-            )
-        ).all()
-    print(table([(r.id, r.title, json.dumps(r.progress or {})) for r in rows],
-                ("pipeline", "title", "progress")))
+    with engine(quiet=args.json).connect() as conn:
+        rows = views.pipelines(conn)
+    if args.json:
+        print_json(rows)
+        return 0
+    print(table([(r["id"][:8], r["title"], views.progress_bar(r["progress"], 10),
+                  views.money(r["totalCost"])) for r in rows],
+                ("pipeline", "title", "progress", "cost"), width=views.terminal_width(),
+                shrink=(1,)))
+    print("(ids shortened: any unique prefix works; full ids: --json)")
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Show a pipeline's nodes."""
-    print_pipeline(engine(), args.pipeline_id)
+    eng = engine(quiet=args.json)
+    if args.json:
+        with eng.connect() as conn:
+            (pipe,) = views.pipelines(conn, args.pipeline_id)
+            print_json({**pipe, "nodes": views.nodes(conn, [pipe["id"]])})
+        return 0
+    views.print_pipeline(eng, args.pipeline_id)
     return 0
 
 
@@ -107,8 +114,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
     from video_dagster.db import editing
 
     with engine().begin() as conn:
-        editing.destroy_pipeline(conn, args.pipeline_id)
-    print(f"deleted {args.pipeline_id}")
+        pid = pipeline_id(conn, args.pipeline_id)
+        editing.destroy_pipeline(conn, pid)
+    print(f"deleted {pid}")
     return 0
 
 
@@ -131,11 +139,14 @@ def register(sub: Any) -> None:
                     "video-dagster pipeline export PIPELINE_ID > pipeline.json")
     a.add_argument("pipeline_id")
     a.set_defaults(func=cmd_export)
-    add_command(actions, "list", "list pipelines with their progress",
-                "video-dagster pipeline list").set_defaults(func=cmd_list)
+    a = add_command(actions, "list", "list pipelines with their progress and cost",
+                    "video-dagster pipeline list --json")
+    a.add_argument("--json", action="store_true", help="machine-readable output")
+    a.set_defaults(func=cmd_list)
     a = add_command(actions, "show", "a pipeline's nodes: status, validity, errors, output",
                     "video-dagster pipeline show PIPELINE_ID")
     a.add_argument("pipeline_id")
+    a.add_argument("--json", action="store_true", help="full values, machine-readable")
     a.set_defaults(func=cmd_show)
     a = add_command(actions, "delete", "delete a pipeline and its nodes",
                     "video-dagster pipeline delete PIPELINE_ID")

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from video_dagster.cli.common import CliError, add_command, engine
+from video_dagster.cli.common import CliError, add_command, engine, pipeline_id
 from video_dagster.cli.environment import DEFAULT_GRAPHQL
 
 LAUNCH_BACKFILL = """
@@ -35,13 +35,14 @@ def cmd_rerender(args: argparse.Namespace) -> int:
 
     eng = engine()
     with eng.connect() as conn:
+        ids = [pipeline_id(conn, text) for text in args.pipeline_ids]
         rows = conn.execute(
             sa.text("SELECT pipeline_id::text AS p, id::text AS n, title, is_valid "
                     "FROM video_production_nodes WHERE pipeline_id::text = ANY(:ids) "
                     "ORDER BY 1, 2"),
-            {"ids": args.pipeline_ids},
+            {"ids": ids},
         ).all()
-    missing = set(args.pipeline_ids) - {r.p for r in rows}
+    missing = set(ids) - {r.p for r in rows}
     if missing:
         raise CliError(f"no nodes for pipeline(s): {', '.join(sorted(missing))}")
     # Invalid nodes cannot run; the editor's validation_errors say why. Re-render the rest.
@@ -56,7 +57,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
     params = {
         "assetSelection": [{"path": asset_key_path(r.p, r.n)} for r in rows],
         "allPartitions": True,
-        "title": f"Re-render {len(args.pipeline_ids)} pipeline(s)",
+        "title": f"Re-render {len(ids)} pipeline(s)",
         "tags": [{"key": "video/rerender", "value": "true"},
                  {"key": "video/force", "value": "true"}],
     }

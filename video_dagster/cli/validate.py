@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from video_dagster.cli.common import (
     EXIT_INVALID,
-    CliError,
     add_command,
     engine,
     errors_text,
+    pipeline_id,
     print_json,
 )
 
@@ -25,16 +25,12 @@ pipeline); 2 usage error."""
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate every pipeline (or one); exit 2 when any node is invalid."""
-    from video_dagster.db import editing, validation
+    from video_dagster.db import validation
 
     eng = engine(quiet=args.json)
     with eng.connect() as conn:
         if args.pipeline:
-            pid = editing.check_uuid(args.pipeline, "pipeline")
-            if conn.execute(sa.text("SELECT 1 FROM video_production_pipelines WHERE id = :id"),
-                            {"id": pid}).first() is None:
-                raise CliError(f"no pipeline {args.pipeline}")
-            ids = [pid]
+            ids = [pipeline_id(conn, args.pipeline)]
         else:
             ids = [r[0] for r in conn.execute(sa.text(
                 "SELECT id::text FROM video_production_pipelines ORDER BY id"))]
