@@ -96,9 +96,9 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         if not path.exists() and (EXAMPLES_DIR / args.target).exists():
             path = EXAMPLES_DIR / args.target
         try:
-            doc = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise SystemExit(f"error: cannot read {path}: {exc}") from exc
+            doc = transfer.read_document(path)
+        except transfer.DocumentError as exc:
+            raise SystemExit(f"error: {exc}") from None
         try:
             with engine.begin() as conn:
                 pid = transfer.import_pipeline(conn, doc)
