@@ -256,30 +256,35 @@ def report(node_id: str, process: str, **body: Any) -> bytes:
                        "executor_type": "generate-voiceover", **body}).encode()
 
 
-RESULT = {"type": "audio", "s3Key": "pipelines/p/nodes/n/voice.mp3", "size": 1234,
-          "duration": 2.5, "cost": 0.02}
+def voice_node(engine: sa.Engine, store: LocalObjectStore) -> tuple[str, dict[str, Any]]:
+    """A voiceover node and the result its executor would report (the object exists)."""
+    pid = make_pipeline(engine)
+    nid = make_node(engine, pid, type="generate-voiceover", config=VOICE)
+    result = {"type": "audio", "s3Key": f"pipelines/{pid}/nodes/{nid}/voice.mp3", "size": 1234,
+              "duration": 2.5, "cost": 0.02}
+    store.put_bytes(result["s3Key"], b"\xff\xfb" * 617)
+    return nid, result
 
 
 def test_callbacks_apply_success_and_emit_runless_materialization(engine, instance, resources,
                                                                   lc, store):
-    pid = make_pipeline(engine)
-    nid = make_node(engine, pid)
+    nid, result_body = voice_node(engine, store)
     process = lc.started(nid).process_uuid  # no Dagster run waits for it
     assert process is not None
-    store.put_bytes(callback_key(nid, process), report(nid, process, result=RESULT))
+    store.put_bytes(callback_key(nid, process), report(nid, process, result=result_body))
     sensor = build_callbacks_sensor(frozenset({key(engine, nid)}))
     result = tick(sensor, instance, resources)
     row = node_row(engine, nid)
-    assert row.status == "completed" and row.output["s3Key"] == RESULT["s3Key"]
+    assert row.status == "completed" and row.output["s3Key"] == result_body["s3Key"]
     assert not store.exists(callback_key(nid, process))
     (event,) = result.asset_events
     assert event.asset_key == key(engine, nid)
     meta = {k: v.value for k, v in event.metadata.items()}
-    assert meta == {"uri": store.uri(RESULT["s3Key"]), "size": 1234, "duration": 2.5,
+    assert meta == {"uri": store.uri(result_body["s3Key"]), "size": 1234, "duration": 2.5,
                     "cost": 0.02, "process_uuid": process}
 
     # The same report delivered twice: a stale no-op, deleted again.
-    store.put_bytes(callback_key(nid, process), report(nid, process, result={"s3Key": "other"}))
+    store.put_bytes(callback_key(nid, process), report(nid, process, result=result_body))
     again = tick(sensor, instance, resources)
     assert again.asset_events == []
     assert node_row(engine, nid).output == row.output
@@ -288,28 +293,28 @@ def test_callbacks_apply_success_and_emit_runless_materialization(engine, instan
 
 def test_callbacks_no_runless_materialization_while_a_run_waits(engine, instance, resources, lc,
                                                                store):
-    nid = make_node(engine, make_pipeline(engine))
+    nid, result_body = voice_node(engine, store)
     run = create_run_for_test(instance, job_name="__ASSET_JOB", status=DagsterRunStatus.STARTED)
     process = lc.started(nid, run_id=run.run_id).process_uuid
     assert process is not None
-    store.put_bytes(callback_key(nid, process), report(nid, process, result=RESULT))
+    store.put_bytes(callback_key(nid, process), report(nid, process, result=result_body))
     result = tick(build_callbacks_sensor(frozenset({key(engine, nid)})), instance, resources)
     assert node_row(engine, nid).status == "completed" and result.asset_events == []
 
 
 def test_callbacks_stale_process_changes_nothing(engine, instance, resources, lc, store):
-    nid = make_node(engine, make_pipeline(engine))
+    nid, result_body = voice_node(engine, store)
     current = lc.started(nid).process_uuid
     other = str(uuid.uuid4())
-    store.put_bytes(callback_key(nid, other), report(nid, other, result=RESULT))
+    store.put_bytes(callback_key(nid, other), report(nid, other, result=result_body))
     result = tick(build_callbacks_sensor(frozenset({key(engine, nid)})), instance, resources)
     row = node_row(engine, nid)
     assert row.status == "in_progress" and str(row.process_uuid) == current
     assert result.asset_events == [] and not store.exists(callback_key(nid, other))
 
 
-def test_callbacks_malformed_json_fails_the_node_and_is_deleted(engine, instance, resources, lc,
-                                                                store):
+def test_callbacks_malformed_json_fails_the_node_and_is_quarantined(engine, instance, resources,
+                                                                    lc, store):
     nid = make_node(engine, make_pipeline(engine))
     process = lc.started(nid).process_uuid
     assert process is not None
@@ -317,9 +322,10 @@ def test_callbacks_malformed_json_fails_the_node_and_is_deleted(engine, instance
     tick(build_callbacks_sensor(frozenset({key(engine, nid)})), instance, resources)
     row = node_row(engine, nid)
     assert row.status == "failed"
-    assert row.metadata["error"].startswith("malformed callback: not JSON")
-    assert row.metadata["error_type"] == "MalformedCallback"
+    assert row.metadata["error"].startswith("callback rejected: is not JSON")
+    assert row.metadata["error_type"] == "InvalidCallback"
     assert not store.exists(callback_key(nid, process))
+    assert store.get_bytes("quarantine/" + callback_key(nid, process)) == b"{not json"
 
 
 def test_callbacks_nothing_waiting_is_a_skip(instance, resources):

@@ -1,27 +1,67 @@
-"""Completion reports written by Lambdas under `callbacks/`: parse, apply, delete (at-least-once).
+"""Completion reports written by Lambdas under `callbacks/`: check, apply, delete (at-least-once).
 
 The callback sensor drains them and an asset waiting on its own execution consumes its own key;
 both go through `consume`, which is idempotent: a duplicate or a stale report changes nothing
 (the lifecycle checks process_uuid and in_progress) and the object is deleted either way.
+
+Nothing in a report is trusted (DESIGN §7): it is parsed within size/depth/number limits, its
+node and process must be the ones its key names, its executor type the node's, and its output an
+existing object of our store under that node's prefix, of the node's media type. A report that
+fails any check is poisoned: its execution fails with the reason and the object is moved under
+`quarantine/` for inspection, so it can never block the reports after it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import mimetypes
+import re
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
 
 from video_dagster.db.lifecycle import Applied, Lifecycle, Result, Stale
-from video_dagster.domain.keys import CALLBACK_PREFIX
-from video_dagster.resources.object_store import ObjectNotFoundError, ObjectStore
+from video_dagster.domain import jsonlimits
+from video_dagster.domain.keys import CALLBACK_PREFIX, node_output_key
+from video_dagster.domain.nodes import canonical_type
+from video_dagster.resources.object_store import (
+    ObjectNotFoundError,
+    ObjectStore,
+    validate_key,
+)
 
 log = logging.getLogger(__name__)
 
+QUARANTINE_PREFIX = "quarantine/"
+# A real report is well under 2 KB; the cap keeps a huge object out of memory and the output row.
+MAX_CALLBACK_BYTES = 256 * 1024
+MAX_ERROR_CHARS = 2000
+# What each node type's executor must produce (mix-audio and compose-video produce a video).
+OUTPUT_KINDS: dict[str, tuple[str, ...]] = {
+    "asset": ("video", "audio", "image", "text"),
+    "generate-talking-head": ("video",),
+    "generate-animation": ("video",),
+    "render-code": ("video",),
+    "mix-audio": ("video",),
+    "merge-videos": ("video",),
+    "compose-video": ("video",),
+    "generate-voiceover": ("audio",),
+}
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_KEY = re.compile(rf"^{re.escape(CALLBACK_PREFIX)}({_UUID})/({_UUID})\.json$")
+READ_NODE = sa.text(
+    "SELECT type, pipeline_id::text AS pipeline_id FROM video_production_nodes "
+    "WHERE id = CAST(:id AS uuid)"
+)
+
 
 class MalformedCallback(ValueError):
-    """A callback object that is not a completion report."""
+    """A callback object that is not a usable completion report; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +84,7 @@ class Consumed:
     node_uuid: str | None
     outcome: Result | None
     problem: str | None = None
+    quarantined: str | None = None
 
     @property
     def applied(self) -> bool:
@@ -58,12 +99,18 @@ def _uuid(value: Any, name: str) -> str:
         raise MalformedCallback(f"{name} is not a UUID") from exc
 
 
+def key_ids(key: str) -> tuple[str, str] | None:
+    """(node, process) named by a well-formed `callbacks/<node>/<process>.json` key."""
+    match = _KEY.match(key)
+    return (match.group(1), match.group(2)) if match else None
+
+
 def parse(raw: bytes) -> CallbackReport:
-    """Parse a callback body; MalformedCallback says what is wrong."""
+    """Parse a callback body within the JSON limits; MalformedCallback says what is wrong."""
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedCallback(f"not JSON: {exc}") from exc
+        body = jsonlimits.loads(raw, max_bytes=MAX_CALLBACK_BYTES)
+    except jsonlimits.JsonLimitError as exc:
+        raise MalformedCallback(str(exc)) from None
     if not isinstance(body, dict):
         raise MalformedCallback("not a JSON object")
     node = _uuid(body.get("node_uuid"), "node_uuid")
@@ -73,78 +120,151 @@ def parse(raw: bytes) -> CallbackReport:
         raise MalformedCallback("has neither result nor error")
     if result is not None and not isinstance(result, dict):
         raise MalformedCallback("result is not an object")
+    executor = body.get("executor_type")
     return CallbackReport(
         node_uuid=node,
         process_uuid=process,
-        executor_type=str(body.get("executor_type") or ""),
+        executor_type=executor if isinstance(executor, str) else "",
         result=result,
-        error=None if error is None else str(error),
-        error_type=None if body.get("error_type") is None else str(body["error_type"]),
+        error=None if error is None else str(error)[:MAX_ERROR_CHARS],
+        error_type=None if body.get("error_type") is None else str(body["error_type"])[:100],
     )
 
 
-def output_of(result: dict[str, Any], store: ObjectStore) -> dict[str, Any]:
-    """The node output (camelCase keys) from a Lambda result."""
+def _media_kind(key: str) -> str | None:
+    guessed = mimetypes.guess_type(key)[0] or ""
+    kind = guessed.split("/")[0]
+    return kind if kind in ("video", "audio", "image", "text") else None
+
+
+def checked_output(result: dict[str, Any], node_type: str, pipeline_id: str, node_id: str,
+                   store: ObjectStore) -> dict[str, Any]:
+    """The node output from a result, only if it names an existing object the node may own."""
+    key = result.get("s3Key")
+    if key is None or key == "":
+        uri = result.get("uri")
+        if not isinstance(uri, str) or not uri:
+            raise MalformedCallback("result names no stored object (no s3Key)")
+        try:
+            key = store.key_from_uri(uri)
+        except ValueError:
+            raise MalformedCallback(f"result URI {uri[:200]!r} is not in this store") from None
+    if not isinstance(key, str):
+        raise MalformedCallback("result s3Key is not a string")
+    try:
+        validate_key(key)
+    except ValueError as exc:
+        raise MalformedCallback(f"result s3Key is not a valid key: {exc}") from None
+    prefix = node_output_key(pipeline_id, node_id, "")
+    if not key.startswith(prefix):
+        raise MalformedCallback(f"result s3Key {key[:200]!r} is outside the node's prefix {prefix}")
+    kinds = OUTPUT_KINDS.get(canonical_type(node_type), ())
+    kind = result.get("type")
+    if kind not in kinds:
+        raise MalformedCallback(f"result type {str(kind)[:40]!r} is not what a {node_type} node "
+                                f"produces ({' or '.join(kinds) or 'nothing'})")
+    guessed = _media_kind(key)
+    if guessed is not None and guessed != kind:
+        raise MalformedCallback(f"result {key!r} is named like {guessed}, not {kind}")
+    info = store.stat(key)
+    if info is None:
+        raise MalformedCallback(f"result object {store.uri(key)} does not exist")
     output = {k: v for k, v in result.items() if k not in ("cost", "bucket", "mode")}
-    if "s3Key" not in output and isinstance(result.get("uri"), str):
-        output["s3Key"] = store.key_from_uri(result["uri"])
-    if "uri" not in output and isinstance(output.get("s3Key"), str):
-        output["uri"] = store.uri(output["s3Key"])
+    # The store, not the report, says where and how big the object is.
+    output.update(s3Key=key, uri=store.uri(key), size=info.size)
     return output
 
 
-def apply(report: CallbackReport, lifecycle: Lifecycle, store: ObjectStore) -> Result:
-    """Apply a report through the lifecycle (stale reports are no-ops)."""
+def _node(lifecycle: Lifecycle, node_id: str) -> Any:
+    with lifecycle.engine.connect() as conn:
+        return conn.execute(READ_NODE, {"id": node_id}).first()
+
+
+def _check(report: CallbackReport, ids: tuple[str, str], lifecycle: Lifecycle,
+           store: ObjectStore) -> tuple[Any, dict[str, Any] | None]:
+    """The node row and checked output (None for an error report); MalformedCallback if not."""
+    if (report.node_uuid, report.process_uuid) != ids:
+        raise MalformedCallback(f"body names node {report.node_uuid} process "
+                                f"{report.process_uuid}, its key names {ids[0]} process {ids[1]}")
+    node = _node(lifecycle, ids[0])
+    if node is None:
+        return None, None
+    if canonical_type(report.executor_type) != canonical_type(node.type):
+        raise MalformedCallback(f"executor_type {report.executor_type[:60]!r} does not match the "
+                                f"node's type {node.type!r}")
     if report.error is not None:
-        return lifecycle.failed(
-            report.node_uuid, report.error, report.process_uuid, report.error_type or "LambdaError"
-        )
+        return node, None
     assert report.result is not None
-    try:
-        output = output_of(report.result, store)
-    except ValueError as exc:
-        return lifecycle.failed(
-            report.node_uuid, f"callback output is unusable: {exc}", report.process_uuid,
-            "MalformedCallback",
-        )
-    cost = report.result.get("cost")
-    return lifecycle.succeeded(
-        report.node_uuid, output, report.process_uuid,
-        cost=float(cost) if isinstance(cost, int | float) else None,
-    )
+    return node, checked_output(report.result, node.type, node.pipeline_id, ids[0], store)
 
 
 def consume(key: str, store: ObjectStore, lifecycle: Lifecycle) -> Consumed:
-    """Read, apply and delete one callback object."""
+    """Check, apply and delete one callback object; a poisoned one is quarantined."""
+    ids = key_ids(key)
+    if ids is None:
+        return _reject(key, None, store, lifecycle, "key is not callbacks/<node>/<process>.json")
     try:
-        raw = store.get_bytes(key)
+        with store.open_read(key) as stream:
+            raw = stream.read(MAX_CALLBACK_BYTES + 1)
     except ObjectNotFoundError:
         # Another consumer (the sensor or the waiting asset) got there first.
         return Consumed(key, None, None, "already consumed")
     try:
         report = parse(raw)
+        node, output = _check(report, ids, lifecycle, store)
     except MalformedCallback as exc:
-        outcome = _fail_from_key(key, lifecycle, f"malformed callback: {exc}")
-        store.delete(key)
-        log.warning("malformed callback %s: %s", key, exc)
-        return Consumed(key, None, outcome, str(exc))
-    outcome = apply(report, lifecycle, store)
+        return _reject(key, ids, store, lifecycle, str(exc))
+    if node is None:
+        outcome: Result = Stale(ids[0], "the node no longer exists")
+    elif report.error is not None:
+        outcome = lifecycle.failed(ids[0], report.error, ids[1], report.error_type or "LambdaError")
+    else:
+        assert output is not None and report.result is not None
+        cost = report.result.get("cost")
+        outcome = lifecycle.succeeded(
+            ids[0], output, ids[1],
+            cost=float(cost) if isinstance(cost, int | float) and cost >= 0 else None,
+        )
     store.delete(key)
     if isinstance(outcome, Stale):
         log.info("stale callback %s: %s", key, outcome.reason)
-    return Consumed(key, report.node_uuid, outcome)
+    return Consumed(key, ids[0], outcome)
 
 
-def _fail_from_key(key: str, lifecycle: Lifecycle, message: str) -> Result | None:
-    """A malformed report at `callbacks/<node>/<process>.json` still ends its execution."""
-    parts = key[len(CALLBACK_PREFIX) :].split("/")
-    if len(parts) != 2 or not parts[1].endswith(".json"):
-        return None
+def quarantine_key(key: str) -> str:
+    """Where a poisoned object goes: its own key when valid, else one escaped segment."""
     try:
-        node, process = _uuid(parts[0], "node"), _uuid(parts[1][:-5], "process")
-    except MalformedCallback:
+        return QUARANTINE_PREFIX + validate_key(key)
+    except ValueError:
+        return QUARANTINE_PREFIX + "callbacks/" + quote(key, safe="")[:200]
+
+
+def quarantine(store: ObjectStore, key: str, reason: str) -> str | None:
+    """Move `key` under quarantine/ with a note of the reason; delete it if it cannot move."""
+    dest = quarantine_key(key)
+    note = {"key": key, "reason": reason, "quarantined_at": datetime.now(UTC).isoformat()}
+    try:
+        store.move(key, dest)
+        store.put_bytes(dest + ".reason.json", json.dumps(note).encode(), "application/json")
+        return dest
+    except ObjectNotFoundError:
         return None
-    return lifecycle.failed(node, message, process, "MalformedCallback")
+    except Exception as exc:  # an object we cannot keep must still never block the others
+        log.warning("cannot quarantine callback %r (%s); deleting it", key, exc)
+        store.delete(key)
+        return None
+
+
+def _reject(key: str, ids: tuple[str, str] | None, store: ObjectStore, lifecycle: Lifecycle,
+            reason: str) -> Consumed:
+    outcome = None
+    if ids is not None:
+        # Written before the move: if the move fails, the next pass fails it again (a no-op).
+        outcome = lifecycle.failed(ids[0], f"callback rejected: {reason}", ids[1],
+                                   "InvalidCallback")
+    dest = quarantine(store, key, reason)
+    log.warning("poisoned callback %r: %s (kept as %s)", key, reason, dest)
+    return Consumed(key, ids[0] if ids else None, outcome, reason, dest)
 
 
 def pending_keys(store: ObjectStore, limit: int) -> list[str]:

@@ -30,9 +30,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not path.exists() and (EXAMPLES_DIR / args.file).exists():
         path = EXAMPLES_DIR / args.file
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise CliError(f"cannot read {path}: {exc}") from exc
+        doc = transfer.read_document(path)
+    except transfer.DocumentError as exc:
+        raise CliError(str(exc)) from None
     eng = engine()
     try:
         with eng.begin() as conn:

@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 
 from video_dagster import settings
+from video_dagster.domain import jsonlimits
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -25,6 +26,8 @@ def get_engine(url: str) -> sa.Engine:
         # recycled instead, and a dead one fails its statement, invalidating the pool.
         pool_recycle=600,
         connect_args={"application_name": "video-dagster"},
+        # jsonb the editor stored nested 2,000 deep must not raise RecursionError on fetch.
+        json_deserializer=jsonlimits.stored_loads,
     )
 
 

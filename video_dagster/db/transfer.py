@@ -2,16 +2,58 @@
 
 from __future__ import annotations
 
+import codecs
+import os
 import uuid
 from typing import Any
 
 import sqlalchemy as sa
 
 from video_dagster.db import editing, validation
+from video_dagster.domain import jsonlimits
+
+# A pipeline document is small; a node's config may nest MAX_DEPTH deep below doc/nodes/node.
+MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+MAX_DOCUMENT_DEPTH = jsonlimits.MAX_DEPTH + 3
 
 
 class DocumentError(ValueError):
     """The file is not a pipeline document."""
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (BOM optional) or UTF-16 with a BOM, strictly; DocumentError otherwise."""
+    encoding = "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        name = "UTF-16" if encoding == "utf-16" else "UTF-8"
+        raise DocumentError(f"is not valid {name} text ({exc.reason} at byte {exc.start})"
+                            ) from None
+
+
+def parse_document(data: bytes) -> Any:
+    """Parse a document file's bytes within the JSON limits; DocumentError says why not."""
+    text = decode_text(data)
+    try:
+        return jsonlimits.loads(text, max_bytes=MAX_DOCUMENT_BYTES, max_depth=MAX_DOCUMENT_DEPTH)
+    except jsonlimits.JsonLimitError as exc:
+        raise DocumentError(str(exc)) from None
+
+
+def read_document(path: str | os.PathLike[str]) -> Any:
+    """Read and parse a document file; DocumentError (one line) for any unusable file."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_DOCUMENT_BYTES + 1)
+    except OSError as exc:
+        raise DocumentError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
+    try:
+        return parse_document(data)
+    except DocumentError as exc:
+        raise DocumentError(f"cannot read {os.fspath(path)}: {exc}") from None
 
 
 def _remap(value: Any, ids: dict[str, str]) -> Any:
@@ -27,6 +69,8 @@ def import_pipeline(conn: sa.Connection, doc: Any) -> str:
     """Create a pipeline from a document; node ids are fresh, inputs follow them."""
     if not isinstance(doc, dict) or not isinstance(doc.get("title"), str):
         raise DocumentError("a pipeline document is an object with a string 'title'")
+    if bad := jsonlimits.problem(doc, MAX_DOCUMENT_DEPTH):
+        raise DocumentError(f"the document {bad}")
     nodes = doc.get("nodes", [])
     nodes = [] if nodes is None else nodes
     if not isinstance(nodes, list) or not all(isinstance(n, dict) for n in nodes):

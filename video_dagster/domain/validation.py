@@ -22,6 +22,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from video_dagster.domain import jsonlimits
 from video_dagster.domain.nodes import FieldSpec, NodeType, SlotSpec, node_type_of
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -197,8 +198,17 @@ def validate_node(node: NodeDraft, pipeline_node_ids: Collection[str]) -> dict[s
     if spec is None:
         return {"invalid_type": f"Unknown node type: {_describe(node.type)}"}
     written_type: str = node.type
-    errors = _check_inputs(spec, node.inputs, written_type, pipeline_node_ids)
-    for key, message in _check_config(spec, node.config, written_type).items():
+    # JSON nested deeper than anything real (or too deep for Python to parse at all, stored as
+    # jsonlimits.Unreadable) makes its column invalid; the rest is checked as if it were empty.
+    errors: dict[str, str] = {}
+    inputs, config = node.inputs, node.config
+    if bad := jsonlimits.problem(inputs):
+        errors["inputs"], inputs = bad, {}
+    if bad := jsonlimits.problem(config):
+        errors["config"], config = bad, {}
+    for key, message in _check_inputs(spec, inputs, written_type, pipeline_node_ids).items():
+        errors.setdefault(key, message)
+    for key, message in _check_config(spec, config, written_type).items():
         errors.setdefault(key, message)
     return errors
 

@@ -44,12 +44,32 @@ class ObjectInfo:
     etag: str
 
 
+# S3's limit on a key; most filesystems' limit on one path segment (ENAMETOOLONG beyond).
+MAX_KEY_BYTES = 1024
+MAX_SEGMENT_BYTES = 255
+
+
+def _short(key: str) -> str:
+    return repr(key) if len(key) <= 80 else repr(key[:60]) + f"... ({len(key)} characters)"
+
+
+def _checked_text(key: object) -> str:
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"object key must be a non-empty string, got {_short(repr(key))}")
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError(f"object key is not valid Unicode: {_short(key)}") from None
+    if size > MAX_KEY_BYTES:
+        raise ValueError(f"object key is longer than {MAX_KEY_BYTES} bytes: {_short(key)}")
+    return key
+
+
 def validate_key(key: str) -> str:
     """Return `key` if it is safe on every backend, else raise ValueError."""
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"object key must be a non-empty string, got {key!r}")
+    _checked_text(key)
     if "\x00" in key:
-        raise ValueError(f"object key contains NUL: {key!r}")
+        raise ValueError(f"object key contains NUL: {_short(key)}")
     if key.startswith("/"):
         raise ValueError(f"object key must be relative, got {key!r}")
     # Empty and "." segments would alias another key on a filesystem ("a//b" == "a/b").
@@ -58,7 +78,15 @@ def validate_key(key: str) -> str:
             raise ValueError(f"object key has an empty, '.' or '..' segment: {key!r}")
         if part.startswith(_TMP_PREFIX):
             raise ValueError(f"object key segment may not start with {_TMP_PREFIX!r}: {key!r}")
+        if len(part.encode("utf-8")) > MAX_SEGMENT_BYTES:
+            raise ValueError(f"object key has a name longer than {MAX_SEGMENT_BYTES} bytes: "
+                             f"{_short(key)}")
     return key
+
+
+def listed_key(key: str) -> str:
+    """A key as S3 may list it (`a//b`, `a/../b` are literal S3 keys): readable, deletable."""
+    return _checked_text(key)
 
 
 class ObjectStore(abc.ABC):
@@ -117,8 +145,16 @@ class ObjectStore(abc.ABC):
         """Objects whose key starts with `prefix`, in key order, fetched lazily."""
 
     @abc.abstractmethod
+    def move(self, key: str, dest: str) -> None:
+        """Move an object (any key `list` returned) to a valid key; ObjectNotFoundError if gone."""
+
+    @abc.abstractmethod
     def preview_url(self, key: str, expires_in: int = 3600) -> str:
-        """A URL a person can open to see the object."""
+        """A URL a person can open to see the object; made on demand, never to be stored."""
+
+    def presign(self, key: str, expires_in: int = 3600) -> str:
+        """Same as `preview_url`: a short-lived link, for the CLI `preview` command."""
+        return self.preview_url(key, expires_in)
 
 
 class S3ObjectStore(ObjectStore):
@@ -225,7 +261,7 @@ class S3ObjectStore(ObjectStore):
             raise self._error(exc, key, "put") from exc
 
     def open_read(self, key: str) -> BinaryIO:
-        validate_key(key)
+        listed_key(key)
         try:
             return cast(BinaryIO, self.client.get_object(Bucket=self.bucket, Key=key)["Body"])
         except Exception as exc:
@@ -241,7 +277,7 @@ class S3ObjectStore(ObjectStore):
             raise self._error(exc, key, "download", read=True) from exc
 
     def stat(self, key: str) -> ObjectInfo | None:
-        validate_key(key)
+        listed_key(key)
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=key)
         except Exception as exc:
@@ -253,11 +289,22 @@ class S3ObjectStore(ObjectStore):
                           head["ETag"].strip('"'))
 
     def delete(self, key: str) -> None:
-        validate_key(key)
+        listed_key(key)
         try:
             self.client.delete_object(Bucket=self.bucket, Key=key)
         except Exception as exc:
             raise self._error(exc, key, "delete") from exc
+
+    def move(self, key: str, dest: str) -> None:
+        listed_key(key)
+        validate_key(dest)
+        try:
+            # Server-side copy: a poisoned object of any size never passes through memory.
+            self.client.copy_object(Bucket=self.bucket, Key=dest,
+                                    CopySource={"Bucket": self.bucket, "Key": key})
+        except Exception as exc:
+            raise self._error(exc, key, "copy", read=True) from exc
+        self.delete(key)
 
     def list(self, prefix: str = "", limit: int | None = None) -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -370,6 +417,18 @@ class LocalObjectStore(ObjectStore):
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             self.path(key).unlink()
+
+    def move(self, key: str, dest: str) -> None:
+        source, target = self.path(key), self.path(dest)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise ObjectNotFoundError("move: no such key", bucket=self.bucket, key=key,
+                                      code="NoSuchKey") from exc
+        except OSError as exc:
+            raise ObjectStoreError(f"move failed: {exc}", bucket=self.bucket, key=key,
+                                   code=type(exc).__name__) from exc
 
     def list(self, prefix: str = "", limit: int | None = None) -> Iterator[ObjectInfo]:
         if "\x00" in prefix or prefix.startswith("/") or ".." in prefix.split("/"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from video_dagster.db.lifecycle import Applied, Lifecycle
 from video_dagster.domain.keys import asset_key_path
 from video_dagster.resources.database import DatabaseResource
 from video_dagster.resources.object_store import ObjectStore, ObjectStoreResource
+
+log = logging.getLogger(__name__)
 
 CALLBACKS_INTERVAL_SECONDS = 15
 CALLBACK_LIMIT = 200
@@ -139,7 +142,14 @@ def consume_pending(
     for key in reports.pending_keys(store, limit):
         if time.monotonic() - started > budget:
             break
-        consumed.append(reports.consume(key, store, lifecycle))
+        try:
+            consumed.append(reports.consume(key, store, lifecycle))
+        except Exception as exc:
+            # One object (or a passing outage) must never stop the objects after it; the object
+            # stays, so the next tick tries it again.
+            log.warning("callback %r not consumed: %s: %s", key, type(exc).__name__, exc)
+            consumed.append(reports.Consumed(key, None, None,
+                                             f"not consumed: {type(exc).__name__}: {exc}"[:500]))
     return consumed
 
 
@@ -196,7 +206,8 @@ def build_callbacks_sensor(
         )
         for item in consumed:
             if item.problem and item.problem != "already consumed":
-                context.log.warning(f"malformed callback {item.key}: {item.problem}")
+                kept = f" (kept as {item.quarantined})" if item.quarantined else ""
+                context.log.warning(f"rejected callback {item.key!r}: {item.problem}{kept}")
         if decision.not_in_graph:
             context.log.info(
                 "not in the loaded graph, no materialization recorded: "

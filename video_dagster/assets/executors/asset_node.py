@@ -47,6 +47,9 @@ class AssetExecutor(Executor):
         if not isinstance(key, str) or not key:
             raise ExecutionFailed("asset node has no source: set asset.s3Key, asset.uri or "
                                   "asset.content", "InvalidInput")
+        if key.startswith(("callbacks/", "quarantine/")):  # ours, not media (see inputs.py)
+            raise ExecutionFailed(f"asset source {key[:200]!r} is not a media object",
+                                  "InvalidInput")
         try:
             info = ctx.store.stat(key)
         except (ObjectStoreError, ValueError) as exc:

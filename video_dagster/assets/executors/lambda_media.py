@@ -6,42 +6,17 @@ from abc import abstractmethod
 from datetime import timedelta
 from typing import Any
 
+# A module import, used at call time: inputs.py imports this package's base module.
+from video_dagster.assets import inputs
 from video_dagster.assets.executors.base import (
     ExecutionContext,
     ExecutionFailed,
     Executor,
-    InputNode,
     Submitted,
 )
 from video_dagster.domain.keys import callback_key
 from video_dagster.resources.lambda_invoker import LambdaInvocationError
 from video_dagster.resources.object_store import S3ObjectStore
-
-
-def slot_refs(ctx: ExecutionContext, slot: str) -> list[str]:
-    """The node ids a slot references, in order (both single-slot shapes)."""
-    value = ctx.node.inputs.get(slot) if isinstance(ctx.node.inputs, dict) else None
-    refs = value if isinstance(value, list) else [value] if value is not None else []
-    return [r for r in refs if isinstance(r, str)]
-
-
-def input_uri(ctx: ExecutionContext, node_id: str, kinds: tuple[str, ...]) -> str:
-    """The stored object an input node produced; a clear failure when there is none."""
-    found: InputNode | None = next(
-        (n for nodes in ctx.slots.values() for n in nodes if n.id == node_id), None
-    )
-    output = found.output if found else None
-    if not output or not (output.get("s3Key") or output.get("uri")):
-        raise ExecutionFailed(f"Input node {node_id} has no output", "InputNotFound")
-    kind = output.get("type")
-    if kinds and kind not in kinds:
-        raise ExecutionFailed(
-            f"Input node {node_id} produced {kind or 'an untyped output'}, "
-            f"expected {' or '.join(kinds)}",
-            "InvalidInput",
-        )
-    key = output.get("s3Key")
-    return ctx.store.uri(key) if isinstance(key, str) and key else str(output["uri"])
 
 
 class LambdaMediaExecutor(Executor):
@@ -85,9 +60,9 @@ class MergeVideosExecutor(LambdaMediaExecutor):
     timeout = timedelta(minutes=20)
 
     def build_event(self, ctx: ExecutionContext) -> dict[str, Any]:
-        refs = slot_refs(ctx, "segments")
+        refs = inputs.slot_refs(ctx, "segments")
         if len(refs) < 2:
             raise ExecutionFailed(
                 f"merge-videos needs at least 2 segments, got {len(refs)}", "InvalidInput"
             )
-        return {"input_videos": [input_uri(ctx, r, ("video",)) for r in refs]}
+        return {"input_videos": [inputs.input_uri(ctx, r, ("video",)) for r in refs]}
