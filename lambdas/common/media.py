@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +17,7 @@ from typing import IO
 from lambdas.common.errors import FFmpegError, FFmpegTimeout, InternalError
 
 STDERR_TAIL = 2000
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,14 @@ def ffmpeg_exe() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
+def die_with_parent() -> None:
+    """In a child before exec: SIGKILL it when its parent dies (Linux), so no FFmpeg outlives
+    a killed runner. The child also stays in the runner's process group (no new session)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def run_ffmpeg(argv: Sequence[str], timeout: float) -> None:
     """Run an ffmpeg argv (no shell); raise FFmpegError with the stderr tail, or FFmpegTimeout."""
     # stderr goes to an anonymous file so a chatty failure cannot grow our memory.
@@ -75,7 +87,7 @@ def run_ffmpeg(argv: Sequence[str], timeout: float) -> None:
         try:
             proc = subprocess.run(
                 list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                timeout=timeout, check=False,
+                timeout=timeout, check=False, preexec_fn=die_with_parent,
             )
         except subprocess.TimeoutExpired:
             raise FFmpegTimeout(

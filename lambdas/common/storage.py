@@ -92,6 +92,21 @@ class Storage:
         finally:
             partial.unlink(missing_ok=True)
 
+    def exists(self, uri: str | ObjectUri) -> bool:
+        """Whether an object is stored at uri."""
+        target = _as_uri(uri)
+        if target.scheme == "file":
+            return Path(target.key).is_file()
+        from botocore.exceptions import ClientError
+
+        try:
+            self.s3().head_object(Bucket=target.bucket, Key=target.key)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) in _MISSING_CODES:
+                return False
+            raise
+        return True
+
     def write_json(self, uri: str | ObjectUri, body: Mapping[str, Any]) -> None:
         """Write a small JSON object; readers never see a partial file."""
         target = _as_uri(uri)

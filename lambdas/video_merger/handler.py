@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,10 +14,10 @@ from lambdas.common.media import MediaInfo, ProbeError, ffmpeg_exe, probe, run_f
 from lambdas.common.runtime import Deadline, run_with_callback
 from lambdas.common.storage import Storage
 from lambdas.common.uris import ObjectUri
+from lambdas.common.workdir import work_dir
 from lambdas.video_merger import core
 
 LOG = JsonLogger("video_merger")
-TMPDIR_ENV = "VIDEO_MERGER_TMPDIR"
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
 
 
@@ -36,9 +34,7 @@ def merge(
     deadline = Deadline(context)
     ffmpeg = ffmpeg_exe()
     started = time.monotonic()
-    root = tmp_root or os.environ.get(TMPDIR_ENV) or None
-    with tempfile.TemporaryDirectory(prefix="video_merger-", dir=root) as tmp:
-        work = Path(tmp)
+    with work_dir("video_merger", tmp_root) as work:
         sources = [
             storage.local_path(uri, work / f"in_{i:03d}{_suffix(uri)}")
             for i, uri in enumerate(event.inputs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -100,21 +101,38 @@ def test_corrupted_input_fails_through_the_callback(engine, resources, instance,
     assert "input 1" in merged.metadata["error"].lower() or "broken" in merged.metadata["error"]
 
 
-def test_lambda_that_never_calls_back_fails_at_its_deadline(
-    engine, resources, instance, store, clips, tmp_path, monkeypatch
-):
+def _merge_with_runner(engine, resources, instance, store, clips, tmp_path, runner):
     _upload(store, clips)
-    monkeypatch.setattr(MergeVideosExecutor, "timeout", timedelta(seconds=3))
     resources = {**resources, "lambda_invoker": LambdaInvokerResource(
-        mode="local", log_dir=str(tmp_path / "dying"),
-        local_runner_module="tests.e2e._dying_runner")}
+        mode="local", log_dir=str(tmp_path / "runner"), local_runner_module=runner)}
     pid = _import(engine, _merge_doc({
         "a": {"type": "video", "s3Key": "library/demo/clip_a.mp4"},
         "b": {"type": "video", "s3Key": "library/demo/clip_b.mp4"},
     }))
+    started = time.monotonic()
     result = _run_all(engine, resources, instance, pid)
     assert not result.success
-    merged = _nodes(engine, pid)["Merged"]
+    return _nodes(engine, pid)["Merged"], time.monotonic() - started
+
+
+def test_a_crashed_lambda_fails_its_node_in_seconds_with_its_exit_status(
+    engine, resources, instance, store, clips, tmp_path, monkeypatch
+):
+    # Issue 7.8: before, the node waited for its deadline (20 min; 60 s here) and said "timed out".
+    monkeypatch.setattr(MergeVideosExecutor, "timeout", timedelta(seconds=60))
+    merged, elapsed = _merge_with_runner(engine, resources, instance, store, clips, tmp_path,
+                                         "tests.e2e._dying_runner")
+    assert merged.status == "failed" and merged.metadata["error_type"] == "LambdaCrashed"
+    assert "exited with status 137 without calling back" in merged.metadata["error"]
+    assert elapsed < 30
+
+
+def test_lambda_that_never_calls_back_fails_at_its_deadline(
+    engine, resources, instance, store, clips, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(MergeVideosExecutor, "timeout", timedelta(seconds=3))
+    merged, _ = _merge_with_runner(engine, resources, instance, store, clips, tmp_path,
+                                   "tests.e2e._silent_runner")
     assert merged.status == "failed" and merged.metadata["error_type"] == "Timeout"
     assert "timed out" in merged.metadata["error"]
 

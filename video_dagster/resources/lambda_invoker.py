@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import abc
 import json
+import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +21,9 @@ from typing import Any, Literal
 
 from dagster import ConfigurableResource
 from pydantic import Field
+
+from lambdas.common.workdir import TMPDIR_ENV, sweep
+from video_dagster.resources.lambda_functions import deployed_name
 
 # Local mode imports `lambdas.<name>`: the same rule as lambdas.local_runner, checked before
 # a process is started for nothing.
@@ -99,8 +104,9 @@ class AwsLambdaInvoker(LambdaInvoker):
         return f"AwsLambdaInvoker(prefix={self.function_prefix!r}, names={self.function_names!r})"
 
     def resolve(self, function_name: str) -> str:
-        """Deployed name or ARN: the mapping wins, else prefix + logical name."""
-        return self.function_names.get(function_name) or f"{self.function_prefix}{function_name}"
+        """Deployed name or ARN: the explicit mapping wins, else the template's naming rule."""
+        return self.function_names.get(function_name) or deployed_name(
+            function_name, self.function_prefix)
 
     def invoke_async(self, function_name: str, event: Mapping[str, Any]) -> InvocationReceipt:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -136,7 +142,14 @@ class AwsLambdaInvoker(LambdaInvoker):
 
 
 class LocalLambdaInvoker(LambdaInvoker):
-    """Runs `python -m <runner_module> <function> <event.json>` detached, without waiting."""
+    """Runs `python -m <runner_module> <function> <event.json>` detached, and watches it.
+
+    A watcher thread waits for each child. A child that exits non-zero (killed, crashed, or the
+    runner could not run) has not called back: the watcher kills what is left of its process
+    group (FFmpeg), removes its temp folders, and writes the failure callback itself, naming the
+    exit status — so the node fails within seconds instead of at its deadline. Exit 0 means the
+    handler ran and wrote its own callback. If this process dies too, the deadline remains.
+    """
 
     def __init__(
         self,
@@ -152,6 +165,8 @@ class LocalLambdaInvoker(LambdaInvoker):
         self.python = python
         self.env = dict(env or {})
         self.cwd = cwd
+        # The children's work folders: ours alone, so sweeping them never touches others' files.
+        self.tmp_dir = Path(self.env.get(TMPDIR_ENV) or self.log_dir / "tmp")
 
     def paths(self, function_name: str, request_id: str) -> tuple[Path, Path]:
         """(event file, log file) of one invocation."""
@@ -170,6 +185,8 @@ class LocalLambdaInvoker(LambdaInvoker):
         event_path, log_path = self.paths(function_name, request_id)
         try:
             event_path.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            sweep(self.tmp_dir)  # folders of runners that died while nobody watched
             # Beside the log: the runner deletes it once the handler ran, keeps it if it could not.
             fd, tmp = tempfile.mkstemp(prefix=".event-", dir=event_path.parent)
             with os.fdopen(fd, "w") as out:
@@ -181,7 +198,7 @@ class LocalLambdaInvoker(LambdaInvoker):
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     # Own session: Ctrl-C or the end of the Dagster step does not kill it.
                     start_new_session=True, close_fds=True,
-                    env={**os.environ, **self.env}, cwd=self.cwd,
+                    env={**os.environ, TMPDIR_ENV: str(self.tmp_dir), **self.env}, cwd=self.cwd,
                 )
         except OSError as exc:
             raise LambdaInvocationError(
@@ -190,13 +207,61 @@ class LocalLambdaInvoker(LambdaInvoker):
             ) from exc
         with _CHILDREN_LOCK:
             _CHILDREN.append(child)
+        threading.Thread(
+            target=self._watch, args=(child, function_name, dict(event), log_path),
+            name=f"lambda-watch-{child.pid}", daemon=True,
+        ).start()
         return InvocationReceipt(function_name, "local", request_id, 202)
+
+    def _watch(self, child: subprocess.Popen[bytes], function_name: str,
+               event: dict[str, Any], log_path: Path) -> None:
+        status = child.wait()
+        if status == 0:
+            return
+        try:
+            # The group outlives its leader while FFmpeg runs; pgid == the runner's pid.
+            os.killpg(child.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        sweep(self.tmp_dir, child.pid)
+        write_crash_callback(event, crash_message(function_name, child.pid, status, log_path))
 
     def reap(self) -> int:
         """Collect exited children so none lingers as a zombie; returns how many still run."""
         with _CHILDREN_LOCK:
             _CHILDREN[:] = [c for c in _CHILDREN if c.poll() is None]
             return len(_CHILDREN)
+
+
+def crash_message(function_name: str, pid: int, status: int, log_path: Path) -> str:
+    """`local Lambda video_merger (pid 12) was killed by SIGKILL (exit status -9) ...`."""
+    if status < 0:
+        try:
+            how = f"was killed by {signal.Signals(-status).name} (exit status {status})"
+        except ValueError:
+            how = f"was killed by signal {-status} (exit status {status})"
+    else:
+        how = f"exited with status {status}"
+    return f"local Lambda {function_name} (pid {pid}) {how} without calling back; log: {log_path}"
+
+
+def write_crash_callback(event: Mapping[str, Any], message: str) -> bool:
+    """Write the failure callback a dead child never wrote; False when one exists or no target."""
+    from lambdas.common.events import callback_target, endpoint_url, error_body, identity
+    from lambdas.common.storage import Storage
+
+    target = callback_target(event)
+    if target is None:
+        return False
+    storage = Storage(endpoint_url(event))
+    try:
+        if storage.exists(target):
+            return False  # it did call back just before dying
+        storage.write_json(target, error_body(identity(event), message, "LambdaCrashed"))
+    except Exception:  # the deadline still ends the execution
+        logging.getLogger(__name__).exception("could not write the crash callback to %s", target)
+        return False
+    return True
 
 
 # Process-wide: a resource (and so an invoker) is built per run, but the children of earlier
@@ -225,7 +290,9 @@ class LambdaInvokerResource(ConfigurableResource):
         default=None, description="AWS profile; credentials otherwise come from the environment."
     )
     function_prefix: str = Field(
-        default="", description="Prepended to logical names that are not in `function_names`."
+        default="",
+        description="Deployed name = prefix + logical name with _ as - (`<stack>-` for "
+        "template.yaml), for names not in `function_names`."
     )
     function_names: dict[str, str] = Field(
         default_factory=dict,
