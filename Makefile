@@ -30,11 +30,17 @@ dev: $(STAMP)
 clean:
 	rm -rf $(VENV) .home .pytest_cache
 
-# The video_merger deployment zip for template.yaml: our code plus its wheels for the Lambda
-# runtime (python3.12, x86_64); FFmpeg comes from the layer parameter.
+# Deployment zips for template.yaml: `make lambda-zip` builds every function under lambdas/,
+# `make lambda-zip FUNCTION=audio_mixer` one. Each holds our code plus the function's wheels for
+# the Lambda runtime (python3.12, x86_64); FFmpeg comes from the layer parameter.
+FUNCTION ?= all
+LAMBDAS := $(patsubst lambdas/%/handler.py,%,$(wildcard lambdas/*/handler.py))
 lambda-zip: $(STAMP)
-	rm -rf build/video_merger_deps
-	$(BIN)/pip install --quiet --target build/video_merger_deps --only-binary=:all: \
-		--platform manylinux2014_x86_64 --python-version 3.12 \
-		-r lambdas/video_merger/requirements.txt
-	$(BIN)/python -m lambdas.package video_merger --deps-dir build/video_merger_deps --out dist/
+	@set -e; for fn in $(if $(filter all,$(FUNCTION)),$(LAMBDAS),$(FUNCTION)); do \
+		test -f lambdas/$$fn/handler.py || { echo "no Lambda named $$fn" >&2; exit 2; }; \
+		rm -rf build/$${fn}_deps; \
+		$(BIN)/pip install --quiet --target build/$${fn}_deps --only-binary=:all: \
+			--platform manylinux2014_x86_64 --python-version 3.12 \
+			-r lambdas/$$fn/requirements.txt; \
+		$(BIN)/python -m lambdas.package $$fn --deps-dir build/$${fn}_deps --out dist/; \
+	done

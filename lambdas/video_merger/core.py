@@ -33,8 +33,10 @@ from typing import Any, Literal
 
 from lambdas.common.errors import InvalidInput
 from lambdas.common.events import BaseEvent, parse_base_event
+from lambdas.common.kit import choice, number
 from lambdas.common.media import AudioInfo, MediaInfo, VideoInfo
 from lambdas.common.uris import ObjectUri, parse_uri
+from lambdas.video_merger.transitions import DEFAULT_DURATION, TRANSITIONS
 
 MIN_INPUTS = 2
 FPS_TOLERANCE = 0.005
@@ -63,6 +65,8 @@ class MergeEvent:
 
     base: BaseEvent
     inputs: tuple[ObjectUri, ...]
+    transition: str = "none"
+    transition_duration: float = 0.0
 
     @property
     def suffix(self) -> str:
@@ -112,7 +116,11 @@ def parse_event(event: Mapping[str, Any]) -> MergeEvent:
             inputs.append(parse_uri(uri))
         except ValueError as exc:
             raise InvalidInput(f"input_videos[{i}] is invalid: {exc}") from None
-    return MergeEvent(base=base, inputs=tuple(inputs))
+    transition = choice(event, "transition", TRANSITIONS)
+    duration = number(event, "transition_duration", DEFAULT_DURATION, low=0.04, high=10.0)
+    assert duration is not None
+    return MergeEvent(base=base, inputs=tuple(inputs), transition=transition,
+                      transition_duration=duration if transition != "none" else 0.0)
 
 
 def choose_target(infos: Sequence[MediaInfo]) -> Target:

@@ -8,14 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lambdas.common.errors import FFmpegError, InvalidInput
+from lambdas.common.kit import describe, probe_input
 from lambdas.common.logs import JsonLogger
-from lambdas.common.media import MediaInfo, ProbeError, ffmpeg_exe, probe, run_ffmpeg
+from lambdas.common.media import MediaInfo, ffmpeg_exe, run_ffmpeg
 from lambdas.common.runtime import Deadline, run_with_callback
 from lambdas.common.storage import Storage
 from lambdas.common.uris import ObjectUri
 from lambdas.common.workdir import work_dir
-from lambdas.video_merger import core
+from lambdas.video_merger import core, transitions
 
 LOG = JsonLogger("video_merger")
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
@@ -39,8 +39,14 @@ def merge(
             storage.local_path(uri, work / f"in_{i:03d}{_suffix(uri)}")
             for i, uri in enumerate(event.inputs)
         ]
-        infos = [_probe_input(i, uri, path) for i, (uri, path) in enumerate(
-            zip(event.inputs, sources, strict=True))]
+        infos = [probe_input(f"input_videos[{i}]", uri, path, video=True)
+                 for i, (uri, path) in enumerate(zip(event.inputs, sources, strict=True))]
+        if event.transition != "none":
+            result = _with_transition(event, sources, infos, ffmpeg, deadline, work)
+            storage.upload(work / f"output{event.suffix}", event.base.output, move=True)
+            result.update(input_count=len(event.inputs),
+                          elapsed_seconds=round(time.monotonic() - started, 3))
+            return result
         target, plans = core.plan_inputs(infos, event.muxer)
         mode = core.merge_mode(plans)
         LOG.info("merge_planned", mode=mode, process_uuid=event.base.process_uuid,
@@ -62,7 +68,7 @@ def merge(
         has_audio = target.audio is not None
         run_ffmpeg(core.concat_argv(ffmpeg, str(list_path), str(out), has_audio, event.muxer),
                    deadline.seconds_left())
-        result = _describe(event, out)
+        result = describe(event.base, out)
         storage.upload(out, event.base.output, move=True)
     result.update(
         mode=mode,
@@ -73,37 +79,21 @@ def merge(
     return result
 
 
-def _probe_input(index: int, uri: ObjectUri, path: Path) -> MediaInfo:
-    try:
-        info = probe(path)
-    except ProbeError as exc:
-        message = f"input_videos[{index}] ({uri}) is not a readable video: {exc}"
-        raise InvalidInput(message) from None
-    if info.video is None:
-        raise InvalidInput(f"input_videos[{index}] ({uri}) has no video stream")
-    return info
-
-
-def _describe(event: core.MergeEvent, out: Path) -> dict[str, Any]:
-    try:
-        info = probe(out)
-    except ProbeError as exc:
-        raise FFmpegError(f"the merged output cannot be read back: {exc}") from None
-    video, audio = info.video, info.audio
-    return {
-        "type": "video",
-        "uri": str(event.base.output),
-        "s3Key": event.base.output_key,
-        "bucket": event.base.output_bucket,
-        "size": out.stat().st_size,
-        "duration": round(info.duration, 3) if info.duration is not None else None,
-        "width": video.width if video else None,
-        "height": video.height if video else None,
-        "frame_rate": float(video.frame_rate) if video and video.frame_rate else None,
-        "video_codec": video.codec if video else None,
-        "audio_codec": audio.codec if audio else None,
-        "has_audio": audio is not None,
-    }
+def _with_transition(event: core.MergeEvent, sources: list[Path], infos: list[MediaInfo],
+                     ffmpeg: str, deadline: Deadline, work: Path) -> dict[str, Any]:
+    """One re-encoding pass with xfade/acrossfade (lambdas/video_merger/transitions.py)."""
+    duration = event.transition_duration
+    transitions.check_duration(event.transition, duration, infos)
+    out = work / f"output{event.suffix}"
+    argv = transitions.transition_argv(ffmpeg, [str(s) for s in sources], infos,
+                                       event.transition, duration, str(out), event.muxer)
+    LOG.info("merge_planned", mode="transition", transition=event.transition,
+             process_uuid=event.base.process_uuid)
+    run_ffmpeg(argv, deadline.seconds_left())
+    expected = transitions.expected_duration([i.duration or 0.0 for i in infos], duration)
+    return describe(event.base, out, mode="reencode", transition=event.transition,
+                    transition_duration=duration, expected_duration=round(expected, 3),
+                    reencoded_inputs=list(range(len(infos))))
 
 
 def _suffix(uri: ObjectUri) -> str:

@@ -22,6 +22,7 @@ from dagster import (
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
 from video_dagster.assets import callbacks as reports
+from video_dagster.assets import lambda_failures
 from video_dagster.db.lifecycle import Applied, Lifecycle
 from video_dagster.domain.keys import asset_key_path
 from video_dagster.resources.database import DatabaseResource
@@ -150,6 +151,8 @@ def consume_pending(
             log.warning("callback %r not consumed: %s: %s", key, type(exc).__name__, exc)
             consumed.append(reports.Consumed(key, None, None,
                                              f"not consumed: {type(exc).__name__}: {exc}"[:500]))
+    # media (issue 7.8): AWS on-failure records of our Lambdas end their executions too.
+    consumed += lambda_failures.consume_pending(store, lifecycle, limit)
     return consumed
 
 

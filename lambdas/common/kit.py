@@ -1,0 +1,111 @@
+"""What every media function shares: typed event fields, input fetch + probe, the result dict."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lambdas.common.errors import FFmpegError, InvalidInput
+from lambdas.common.events import BaseEvent
+from lambdas.common.media import MediaInfo, ProbeError, probe
+from lambdas.common.storage import Storage
+from lambdas.common.uris import ObjectUri, parse_uri
+
+_SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
+OUTPUT_MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+BASE_ARGS = ("-hide_banner", "-nostdin", "-y", "-loglevel", "error")
+
+
+def uri_field(event: Mapping[str, Any], name: str) -> ObjectUri:
+    """A required URI field; InvalidInput names the field."""
+    try:
+        return parse_uri(event.get(name))
+    except ValueError as exc:
+        raise InvalidInput(f"'{name}' is invalid: {exc}") from None
+
+
+def number(config: Mapping[str, Any], name: str, default: float | None, *,
+           low: float | None = None, high: float | None = None) -> float | None:
+    """An optional finite number within [low, high]; InvalidInput names the field."""
+    value = config.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInput(f"'{name}' must be a number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"between {low:g} and {high:g}" if low is not None and high is not None else (
+            f"at least {low:g}" if low is not None else f"at most {high:g}")
+        raise InvalidInput(f"'{name}' must be {bounds}, got {value!r}")
+    return float(value)
+
+
+def choice(config: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> str:
+    """One of `allowed` (the first is the default); InvalidInput lists them."""
+    value = config.get(name)
+    if value is None:
+        return allowed[0]
+    if value not in allowed:
+        raise InvalidInput(f"'{name}' must be one of {', '.join(allowed)}, got {value!r}")
+    return str(value)
+
+
+def config_of(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The event's `config` object (empty when absent)."""
+    config = event.get("config")
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        raise InvalidInput("'config' must be a JSON object")
+    return config
+
+
+def output_suffix(base: BaseEvent) -> str:
+    """The output's extension when we can write it, else .mp4."""
+    return base.output.suffix if base.output.suffix in OUTPUT_MUXERS else ".mp4"
+
+
+def fetch(storage: Storage, uri: ObjectUri, work: Path, name: str) -> Path:
+    """A local readable copy of an input, named by us (the extension kept as a demuxer hint)."""
+    suffix = uri.suffix if _SAFE_SUFFIX.match(uri.suffix) else ".bin"
+    return storage.local_path(uri, work / f"{name}{suffix}")
+
+
+def probe_input(label: str, uri: ObjectUri, path: Path, *, video: bool = False,
+                audio: bool = False) -> MediaInfo:
+    """Probe an input; InvalidInput when it is unreadable or lacks a required stream."""
+    try:
+        info = probe(path)
+    except ProbeError as exc:
+        raise InvalidInput(f"{label} ({uri}) is not a readable media file: {exc}") from None
+    if video and info.video is None:
+        raise InvalidInput(f"{label} ({uri}) has no video stream")
+    if audio and info.audio is None:
+        raise InvalidInput(f"{label} ({uri}) has no audio stream")
+    return info
+
+
+def describe(base: BaseEvent, out: Path, **extra: Any) -> dict[str, Any]:
+    """Probe the finished output into the callback result (docs/CONTRACTS.md)."""
+    try:
+        info = probe(out)
+    except ProbeError as exc:
+        raise FFmpegError(f"the output cannot be read back: {exc}") from None
+    video, audio = info.video, info.audio
+    return {
+        "type": "video" if video else "audio",
+        "uri": str(base.output),
+        "s3Key": base.output_key,
+        "bucket": base.output_bucket,
+        "size": out.stat().st_size,
+        "duration": round(info.duration, 3) if info.duration is not None else None,
+        "width": video.width if video else None,
+        "height": video.height if video else None,
+        "frame_rate": float(video.frame_rate) if video and video.frame_rate else None,
+        "video_codec": video.codec if video else None,
+        "audio_codec": audio.codec if audio else None,
+        "has_audio": audio is not None,
+        **extra,
+    }
