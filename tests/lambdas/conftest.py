@@ -100,3 +100,45 @@ def read_callback(event: dict[str, Any]) -> dict[str, Any]:
     path = Path(event["callback_uri"].removeprefix("file://"))
     body: dict[str, Any] = json.loads(path.read_text())
     return body
+
+
+@dataclass(frozen=True)
+class Tones:
+    """Generated audio-only files (AAC in .m4a)."""
+
+    short: Path  # 0.5 s, 880 Hz
+    long: Path  # 3 s, 880 Hz
+
+
+@pytest.fixture(scope="session")
+def tones(tmp_path_factory: pytest.TempPathFactory) -> Tones:
+    """Made once per session; tests must not modify them."""
+    folder = tmp_path_factory.mktemp("tones")
+    ffmpeg = ffmpeg_exe()
+
+    def tone(name: str, seconds: float) -> Path:
+        out = folder / name
+        subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                        "sine=frequency=880:sample_rate=44100", "-t", str(seconds),
+                        "-c:a", "aac", str(out)], check=True, timeout=60)
+        return out
+
+    return Tones(short=tone("short.m4a", 0.5), long=tone("long.m4a", 3.0))
+
+
+def function_event(tmp_path: Path, executor_type: str, **fields: Any) -> dict[str, Any]:
+    """A file:// event for any function: output and callback under tmp_path/store/bucket."""
+    store = tmp_path / "store" / "bucket"
+    event: dict[str, Any] = {
+        "node_uuid": "node-1", "executor_type": executor_type, "process_uuid": "proc-1",
+        "output_uri": f"file://{store}/pipelines/p1/nodes/node-1/output.mp4",
+        "callback_uri": f"file://{store}/callbacks/node-1/proc-1.json",
+    }
+    for name, value in fields.items():
+        event[name] = f"file://{value}" if isinstance(value, Path) else value
+    return event
+
+
+def output_path(event: dict[str, Any]) -> Path:
+    """The local file behind the event's file:// output_uri."""
+    return Path(event["output_uri"].removeprefix("file://"))

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from video_dagster.resources.lambda_functions import FUNCTIONS, deployed_name
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
@@ -42,28 +44,61 @@ def test_cfn_lint_reports_no_errors() -> None:
     assert errors == []
 
 
-def test_video_merger_function_properties(template: dict[str, Any]) -> None:
-    assert template["Transform"] == "AWS::Serverless-2016-10-31"
-    fn = template["Resources"]["VideoMergerFunction"]
-    props = fn["Properties"]
-    assert fn["Type"] == "AWS::Serverless::Function"
-    runtime = props.get("Runtime") or template["Globals"]["Function"]["Runtime"]
-    assert runtime == "python3.12"
-    assert props["Handler"] == "lambdas.video_merger.handler.lambda_handler"
-    assert (props["MemorySize"], props["Timeout"]) == (3008, 900)
-    assert props["EphemeralStorage"] == {"Size": 10240}
-    assert props["Layers"] == [{"Ref": "FFmpegLayerArn"}]
-    assert props["Environment"]["Variables"]["FFMPEG_PATH"] == "/opt/bin/ffmpeg"
+def _functions(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Logical function name (from the handler) → (resource id, properties)."""
+    found = {}
+    for rid, res in template["Resources"].items():
+        if res["Type"] == "AWS::Serverless::Function":
+            handler = res["Properties"]["Handler"]
+            found[handler.split(".")[1]] = (rid, res["Properties"])
+    return found
+
+
+def test_every_function_is_in_the_table_on_disk_and_in_the_template(
+    template: dict[str, Any]
+) -> None:
+    on_disk = {p.parent.name for p in (ROOT / "lambdas").glob("*/handler.py")}
+    assert set(_functions(template)) == set(FUNCTIONS) == on_disk
+    for name in on_disk:
+        assert (ROOT / "lambdas" / name / "core.py").is_file()
+        assert (ROOT / "lambdas" / name / "requirements.txt").is_file()
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_section(template: dict[str, Any], name: str) -> None:
+    rid, props = _functions(template)[name]
+    spec, glob = FUNCTIONS[name], template["Globals"]["Function"]
+    assert rid == spec.resource
+    assert props["Handler"] == f"lambdas.{name}.handler.lambda_handler"
+    assert props["CodeUri"] == f"dist/{name}.zip"
+    assert (props.get("Runtime") or glob["Runtime"]) == "python3.12"
+    # The orchestrator's deadline and cost come from the table: it must state the template.
+    assert props.get("Timeout", glob["Timeout"]) == spec.timeout_seconds
+    assert props["MemorySize"] == spec.memory_mb
+    # One naming rule: the deployed name is the prefix (`<stack>-`) plus the hyphenated name.
+    assert props["FunctionName"] == {"Sub": deployed_name(name, "${AWS::StackName}-")}
+    assert (props.get("Layers") or glob["Layers"]) == [{"Ref": "FFmpegLayerArn"}]
+    env = props.get("Environment") or glob["Environment"]
+    assert env["Variables"]["FFMPEG_PATH"] == "/opt/bin/ffmpeg"
     assert props["Policies"] == [{"S3CrudPolicy": {"BucketName": {"Ref": "PipelineBucketName"}}}]
-    assert {"PipelineBucketName", "FFmpegLayerArn"} <= set(template["Parameters"])
+    logs = template["Resources"][props["LoggingConfig"]["LogGroup"]["Ref"]]
+    assert logs["Type"] == "AWS::Logs::LogGroup" and logs["Properties"]["RetentionInDays"]
+    assert template["Outputs"][f"{rid}Name"]["Value"] == {"Ref": rid}
 
 
-def test_log_group_and_outputs(template: dict[str, Any]) -> None:
-    resources = template["Resources"]
-    logs = resources["VideoMergerLogGroup"]
-    assert logs["Type"] == "AWS::Logs::LogGroup"
-    assert logs["Properties"]["RetentionInDays"]
-    assert resources["VideoMergerFunction"]["Properties"]["LoggingConfig"]["LogGroup"] == {
-        "Ref": "VideoMergerLogGroup"}
-    arn = template["Outputs"]["VideoMergerFunctionArn"]["Value"]
-    assert arn == {"GetAtt": "VideoMergerFunction.Arn"}
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_async_failures_are_not_retried_and_land_in_the_bucket(
+    template: dict[str, Any], name: str
+) -> None:
+    rid = FUNCTIONS[name].resource
+    (config,) = [r["Properties"] for r in template["Resources"].values()
+                 if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+                 and r["Properties"]["FunctionName"] == {"Ref": rid}]
+    assert config["MaximumRetryAttempts"] == 0
+    destination = config["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Sub": "arn:${AWS::Partition}:s3:::${PipelineBucketName}"}
+
+
+def test_deployed_name_rule() -> None:
+    assert deployed_name("video_merger", "vd-prod-") == "vd-prod-video-merger"
+    assert deployed_name("code_renderer", "") == "code-renderer"
