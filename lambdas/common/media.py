@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -95,6 +96,42 @@ def run_ffmpeg(argv: Sequence[str], timeout: float) -> None:
             ) from None
         if proc.returncode != 0:
             raise FFmpegError(f"ffmpeg exited with code {proc.returncode}: {_tail(err)}")
+
+
+def pipe_ffmpeg(argv: Sequence[str], chunks: Iterable[bytes], timeout: float) -> int:
+    """Run ffmpeg reading raw input on stdin, fed from chunks; returns the bytes written.
+
+    Raise FFmpegError (with the stderr tail) when it fails or stops reading, FFmpegTimeout when
+    the deadline passes; the process never outlives this call.
+    """
+    end = time.monotonic() + timeout
+    written = 0
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=err, preexec_fn=die_with_parent)
+        assert proc.stdin is not None
+        try:
+            for chunk in chunks:
+                if time.monotonic() > end:
+                    raise FFmpegTimeout(f"ffmpeg did not finish within {timeout:.0f}s")
+                proc.stdin.write(chunk)
+                written += len(chunk)
+            proc.stdin.close()
+            code = proc.wait(timeout=max(1.0, end - time.monotonic()))
+        except BrokenPipeError:
+            code = proc.wait(timeout=30)
+            raise FFmpegError(
+                f"ffmpeg stopped reading its input (code {code}): {_tail(err)}") from None
+        except subprocess.TimeoutExpired:
+            raise FFmpegTimeout(
+                f"ffmpeg did not finish within {timeout:.0f}s: {_tail(err)}") from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if code != 0:
+            raise FFmpegError(f"ffmpeg exited with code {code}: {_tail(err)}")
+    return written
 
 
 def _tail(err: IO[bytes]) -> str:

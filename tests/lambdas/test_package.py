@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lambdas.package import build_zip, main
+from video_dagster.resources.lambda_functions import FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,14 +48,15 @@ def test_unknown_function_is_refused(tmp_path: Path) -> None:
         build_zip("common", tmp_path)
 
 
-def test_handler_imports_from_an_extracted_copy(tmp_path: Path) -> None:
-    assert main(["video_merger", "--out", str(tmp_path / "dist")]) == 0
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_handler_imports_from_an_extracted_copy(tmp_path: Path, name: str) -> None:
+    assert main([name, "--out", str(tmp_path / "dist")]) == 0
     extracted = tmp_path / "task"
-    zipfile.ZipFile(tmp_path / "dist" / "video_merger.zip").extractall(extracted)
+    zipfile.ZipFile(tmp_path / "dist" / f"{name}.zip").extractall(extracted)
     # Run from an empty cwd with only the extraction dir (and site-packages for av) on the path.
     code = (
         "import sys; sys.path[:0] = [sys.argv[1]];"
-        "import lambdas.video_merger.handler as h;"
+        f"import lambdas.{name}.handler as h;"
         "assert h.__file__.startswith(sys.argv[1]), h.__file__;"
         "print(callable(h.lambda_handler))"
     )
