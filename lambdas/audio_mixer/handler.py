@@ -19,7 +19,8 @@ LOG = JsonLogger("audio_mixer")
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Mix `audio_uri` under `video_uri` into `output_uri`; always writes the callback."""
-    return run_with_callback(event, LOG, lambda raw, storage: mix(raw, storage, context))
+    return run_with_callback(
+        event, LOG, lambda raw, storage: mix(raw, storage, context), context)
 
 
 def mix(raw: Mapping[str, Any], storage: Storage, context: Any = None) -> dict[str, Any]:

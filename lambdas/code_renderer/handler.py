@@ -20,7 +20,8 @@ MAX_SCENE_BYTES = 1_048_576
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Render the code scene to `output_uri`; always writes the callback."""
-    return run_with_callback(event, LOG, lambda raw, storage: render_code(raw, storage, context))
+    return run_with_callback(
+        event, LOG, lambda raw, storage: render_code(raw, storage, context), context)
 
 
 def encode_argv(ffmpeg: str, width: int, height: int, fps: int, out: str, muxer: str) -> list[str]:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lambdas.common.billing import billing
 from lambdas.common.errors import FFmpegTimeout, InvalidInput, LambdaError
 from lambdas.common.events import callback_target, endpoint_url, error_body, identity, success_body
 from lambdas.common.logs import JsonLogger
@@ -38,9 +39,12 @@ class Deadline:
 
 
 def run_with_callback(
-    event: object, logger: JsonLogger, work: Work
+    event: object, logger: JsonLogger, work: Work, context: object = None
 ) -> dict[str, Any]:
-    """Run work, then write exactly one callback (success or error) and return its body."""
+    """Run work, then write exactly one callback (success or error) and return its body.
+
+    A success result also carries the invocation's billed duration, memory and cost.
+    """
     raw: Mapping[str, Any] = event if isinstance(event, Mapping) else {}
     ident = identity(raw)
     storage = Storage(endpoint_url(raw))
@@ -49,7 +53,10 @@ def run_with_callback(
     try:
         if not isinstance(event, Mapping):
             raise InvalidInput("the event must be a JSON object")
-        body = success_body(ident, work(raw, storage))
+        result = dict(work(raw, storage))
+        for name, value in billing(context, time.monotonic() - started).items():
+            result.setdefault(name, value)
+        body = success_body(ident, result)
         logger.info("invocation_succeeded", seconds=_since(started), **ident)
     except LambdaError as exc:
         body = error_body(ident, exc.message, exc.error_type)

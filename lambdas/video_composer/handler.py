@@ -20,7 +20,8 @@ LOG = JsonLogger("video_composer")
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Compose `overlay_uri` over `background_uri` into `output_uri`; always calls back."""
-    return run_with_callback(event, LOG, lambda raw, storage: compose(raw, storage, context))
+    return run_with_callback(
+        event, LOG, lambda raw, storage: compose(raw, storage, context), context)
 
 
 def compose(raw: Mapping[str, Any], storage: Storage, context: Any = None) -> dict[str, Any]:

@@ -23,7 +23,8 @@ _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Merge `input_videos` into `output_uri`; always writes the callback and returns its body."""
-    return run_with_callback(event, LOG, lambda raw, storage: merge(raw, storage, context))
+    return run_with_callback(
+        event, LOG, lambda raw, storage: merge(raw, storage, context), context)
 
 
 def merge(

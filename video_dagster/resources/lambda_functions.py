@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
 
+from lambdas.common.billing import cost
+
 # After the function's own timeout: the async queue hand-off, the upload and the callback write.
 DEADLINE_SLACK = timedelta(minutes=2)
-# Lambda list price (x86_64, us-east-1) per GB-second; requests cost 0.20 USD per million.
-PRICE_PER_GB_SECOND = 0.0000166667
-PRICE_PER_REQUEST = 0.0000002
 
 
 @dataclass(frozen=True)
@@ -35,9 +34,8 @@ class LambdaFunction:
         return timedelta(seconds=self.timeout_seconds) + DEADLINE_SLACK
 
     def cost(self, billed_seconds: float) -> float:
-        """USD for one invocation billed for `billed_seconds`."""
-        gb_seconds = self.memory_mb / 1024 * max(0.0, billed_seconds)
-        return round(gb_seconds * PRICE_PER_GB_SECOND + PRICE_PER_REQUEST, 8)
+        """USD for one invocation billed for `billed_seconds` (the Lambda's own price rule)."""
+        return cost(self.memory_mb, billed_seconds)
 
 
 FUNCTIONS: Mapping[str, LambdaFunction] = MappingProxyType({

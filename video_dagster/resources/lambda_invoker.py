@@ -22,8 +22,9 @@ from typing import Any, Literal
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from lambdas.common.billing import MEMORY_ENV
 from lambdas.common.workdir import TMPDIR_ENV, sweep
-from video_dagster.resources.lambda_functions import deployed_name
+from video_dagster.resources.lambda_functions import FUNCTIONS, deployed_name
 
 # Local mode imports `lambdas.<name>`: the same rule as lambdas.local_runner, checked before
 # a process is started for nothing.
@@ -198,7 +199,8 @@ class LocalLambdaInvoker(LambdaInvoker):
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     # Own session: Ctrl-C or the end of the Dagster step does not kill it.
                     start_new_session=True, close_fds=True,
-                    env={**os.environ, TMPDIR_ENV: str(self.tmp_dir), **self.env}, cwd=self.cwd,
+                    env={**os.environ, TMPDIR_ENV: str(self.tmp_dir), **_memory_env(function_name),
+                         **self.env}, cwd=self.cwd,
                 )
         except OSError as exc:
             raise LambdaInvocationError(
@@ -231,6 +233,12 @@ class LocalLambdaInvoker(LambdaInvoker):
         with _CHILDREN_LOCK:
             _CHILDREN[:] = [c for c in _CHILDREN if c.poll() is None]
             return len(_CHILDREN)
+
+
+def _memory_env(function_name: str) -> dict[str, str]:
+    # The deployed memory size, so a local run reports what it would cost on Lambda.
+    spec = FUNCTIONS.get(function_name)
+    return {MEMORY_ENV: str(spec.memory_mb)} if spec else {}
 
 
 def crash_message(function_name: str, pid: int, status: int, log_path: Path) -> str:
