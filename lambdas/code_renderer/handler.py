@@ -60,7 +60,11 @@ def render_code(raw: Mapping[str, Any], storage: Storage, context: Any = None) -
         size = (event.width, event.height)
         pipe_ffmpeg(encode_argv(ffmpeg, *size, event.fps, str(out), OUTPUT_MUXERS[suffix]),
                     render.frames(scene, lay, style, size, counts), deadline.seconds_left())
-        result = describe(event.base, out, renderer="native", language=scene.language,
+        if raw.get("requested_provider") == "remotion":
+            note = "rendered by the native renderer: no Remotion deployment is configured"
+        else:
+            note = None
+        result = describe(event.base, out, renderer="native", note=note, language=scene.language,
                           theme=scene.theme, font_size=lay.font.size, rows=len(lay.rows),
                           frames=total)
         storage.upload(out, event.base.output, move=True)

@@ -160,7 +160,8 @@ INVALID = [
     ("generate-voiceover", {}, {"provider": "openai"}, {"provider": "must be one of: elevenlabs"}),
     ("generate-animation", {}, {"provider": "sora"},
      {"provider": "must be one of: veo3, runway, stability"}),
-    ("render-code", {}, {"provider": "ffmpeg"}, {"provider": "must be one of: remotion, builtin"}),
+    ("render-code", {}, {"provider": "ffmpeg"},
+     {"provider": "must be one of: remotion, builtin, native"}),
     ("mix-audio", {"video": A, "audio": B}, {"provider": "sox"},
      {"provider": "must be one of: ffmpeg"}),
     ("merge-videos", {"segments": [A, B]}, {}, {"provider": req("merge-videos")}),
@@ -253,7 +254,7 @@ def test_registry_shape() -> None:
     assert canonical_type("merge-videos") == "merge-videos"
     assert EXECUTABLE_TYPES == frozenset(NODE_TYPES)
     assert PROVIDER_TYPES == frozenset(NODE_TYPES) - {"asset"}
-    assert NODE_TYPES["render-code"].providers == ("remotion", "builtin")
+    assert NODE_TYPES["render-code"].providers == ("remotion", "builtin", "native")
 
 
 @pytest.mark.parametrize(

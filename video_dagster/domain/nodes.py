@@ -97,8 +97,9 @@ _TYPES = (
     NodeType(
         "render-code",
         slots=(_single("config"),),
-        # `builtin` is this project's own renderer; `remotion` is the editor's original one.
-        fields=(_provider("remotion", "builtin"),),
+        # `native` is this project's own renderer (`builtin` its older name); `remotion` is the
+        # editor's original one, rendered natively until a Remotion deployment is configured.
+        fields=(_provider("remotion", "builtin", "native"),),
     ),
     NodeType(
         "mix-audio",

@@ -5,11 +5,19 @@ from __future__ import annotations
 from video_dagster.assets.executors.asset_node import AssetExecutor
 from video_dagster.assets.executors.base import Executor
 from video_dagster.assets.executors.lambda_media import MergeVideosExecutor
+from video_dagster.assets.executors.media import (
+    ComposeVideoExecutor,
+    MixAudioExecutor,
+    RenderCodeExecutor,
+)
 from video_dagster.domain.nodes import canonical_type
 
 REGISTRY: dict[str, Executor] = {
     "asset": AssetExecutor(),
     "merge-videos": MergeVideosExecutor(),
+    "mix-audio": MixAudioExecutor(),
+    "compose-video": ComposeVideoExecutor(),
+    "render-code": RenderCodeExecutor(),
 }
 
 

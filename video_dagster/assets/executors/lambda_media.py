@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from datetime import timedelta
 from typing import Any
 
 # A module import, used at call time: inputs.py imports this package's base module.
@@ -15,6 +14,7 @@ from video_dagster.assets.executors.base import (
     Submitted,
 )
 from video_dagster.domain.keys import callback_key
+from video_dagster.resources.lambda_functions import FUNCTIONS
 from video_dagster.resources.lambda_invoker import LambdaInvocationError
 from video_dagster.resources.object_store import S3ObjectStore
 
@@ -57,7 +57,7 @@ class MergeVideosExecutor(LambdaMediaExecutor):
     """merge-videos: concatenate the segments, in order, on the video_merger Lambda."""
 
     function_name = "video_merger"
-    timeout = timedelta(minutes=20)
+    timeout = FUNCTIONS["video_merger"].deadline
 
     def build_event(self, ctx: ExecutionContext) -> dict[str, Any]:
         refs = inputs.slot_refs(ctx, "segments")
@@ -65,4 +65,24 @@ class MergeVideosExecutor(LambdaMediaExecutor):
             raise ExecutionFailed(
                 f"merge-videos needs at least 2 segments, got {len(refs)}", "InvalidInput"
             )
-        return {"input_videos": [inputs.input_uri(ctx, r, ("video",)) for r in refs]}
+        config = ctx.node.config if isinstance(ctx.node.config, dict) else {}
+        transition = config.get("transition", "none")
+        if transition not in ("none", "fade", "crossfade"):
+            raise ExecutionFailed(f"config.transition must be none, fade or crossfade, got "
+                                  f"{transition!r}", "InvalidConfig")
+        uris = [inputs.input_uri(ctx, r, ("video",)) for r in refs]
+        event: dict[str, Any] = {"input_videos": uris}
+        if transition != "none":
+            duration = config.get("transitionDuration", 0.5)
+            if isinstance(duration, bool) or not isinstance(duration, int | float) or not (
+                    0.04 <= duration <= 10):
+                raise ExecutionFailed("config.transitionDuration must be a number of seconds "
+                                      f"between 0.04 and 10, got {duration!r}", "InvalidConfig")
+            event.update(transition=transition, transition_duration=float(duration))
+        return event
+
+    def estimate(self, config: Any, produced: list[dict[str, Any]]) -> float:
+        """USD: stream copy is quick; a transition re-encodes every second of the inputs."""
+        seconds = sum(float(o.get("duration") or 60.0) for o in produced) or 120.0
+        transition = isinstance(config, dict) and config.get("transition") not in (None, "none")
+        return FUNCTIONS[self.function_name].cost(3.0 + seconds * (0.8 if transition else 0.05))
