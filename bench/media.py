@@ -185,7 +185,7 @@ def bench_render(work: Path, quick: bool) -> None:
     ev = event("render-code", work / "code.mp4", config={"duration": seconds, "width": w,
                                                          "height": h, "fps": 30},
                scene={"language": "python", "theme": "monokai", "title": "transitions.py",
-                      "code": CODE[:500] if quick else CODE, "highlights": [3, [10, 12]]})
+                      "code": CODE[:500] if quick else CODE, "highlights": [3, [5, 6]]})
     path = work / "code.event.json"
     path.write_text(json.dumps(ev))
     core = min(os.sched_getaffinity(0))
