@@ -11,8 +11,8 @@ from dagster import AssetKey
 from lambdas.common.media import ffmpeg_exe, probe
 from tests.e2e.conftest import graph_defs
 from video_dagster.assets.executors import executor_for
+from video_dagster.cli.demo import make_clips
 from video_dagster.db import editing, transfer
-from video_dagster.demo import make_clips
 from video_dagster.domain.keys import asset_key_path
 
 SCENE = {"language": "python", "theme": "monokai", "title": "hello.py",
