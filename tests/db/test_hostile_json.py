@@ -82,6 +82,16 @@ def test_cli_validate_does_not_crash(engine, db_url, hostile, monkeypatch, capsy
     assert f"{hostile['second']}: 1 nodes, 1 invalid" in out
 
 
+def test_cli_export_of_a_deep_node_is_one_line_error(engine, db_url, hostile, monkeypatch,
+                                                     capsys):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    assert cli.main(["pipeline", "export", hostile["first"]]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]  # after the "database: ..." note
+    assert err.startswith("error: cannot export pipeline")
+    assert "is nested too deeply" in err or "too large to read" in err
+    assert cli.main(["pipeline", "export", hostile["second"]]) == 0
+
+
 def test_code_location_loads_with_deep_inputs(engine, hostile):
     snapshot = read_graph_snapshot(engine)
     nodes = {n.id: n for p in snapshot.pipelines for n in p.nodes}
