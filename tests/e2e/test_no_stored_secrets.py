@@ -70,7 +70,8 @@ def test_demo_with_session_credentials_stores_no_secret(db_url, _admin, moto_end
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{dagster_db}" WITH (FORCE)'))
     found = []
     for secret in (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN):
-        found += [f"{name} database" for name, text in dumps.items() if secret in text]
+        found += [f"{name} database x{text.count(secret)}" for name, text in dumps.items()
+                  if secret in text]
         for path in home.rglob("*"):
             if path.is_file() and not path.is_symlink() and secret.encode() in path.read_bytes():
                 found.append(str(path.relative_to(home)))
