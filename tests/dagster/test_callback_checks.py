@@ -205,3 +205,23 @@ def test_body_naming_another_execution_than_its_key_completes_neither(engine, lc
     row_b = node_row(engine, b)
     assert row_b.status == "failed" and "its key names" in row_b.metadata["error"]
     assert store.exists("quarantine/" + key)
+
+
+def test_local_junk_names_are_quarantined_and_the_rest_applied(engine, lc, store, tmp_path,
+                                                               db_url):
+    folder = tmp_path / "objects" / BUCKET / "callbacks"
+    folder.mkdir(parents=True)
+    (folder / "0-not-a-report.txt").write_bytes(b"junk")
+    with open(bytes(folder) + b"/\xff\xfe.json", "wb") as fh:  # not a UTF-8 file name
+        fh.write(b"{}")
+    nid, process, result = _voice(engine, lc, store)
+    store.put_bytes(callback_key(nid, process), _body(nid, process, result))
+    resources = {"database": DatabaseResource(url=db_url),
+                 "object_store": ObjectStoreResource(backend="local",
+                                                     local_root=str(tmp_path / "objects"),
+                                                     bucket=BUCKET)}
+    with instance_for_test() as instance:
+        _tick(instance, resources)
+    assert node_row(engine, nid).status == "completed"
+    assert list(store.list("callbacks/")) == []
+    assert len([o for o in store.list("quarantine/") if o.key.endswith(".reason.json")]) == 2

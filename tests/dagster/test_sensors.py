@@ -280,7 +280,7 @@ def test_callbacks_apply_success_and_emit_runless_materialization(engine, instan
     (event,) = result.asset_events
     assert event.asset_key == key(engine, nid)
     meta = {k: v.value for k, v in event.metadata.items()}
-    assert meta == {"uri": store.uri(result_body["s3Key"]), "size": 1234, "duration": 2.5,
+    assert meta == {"dagster/uri": store.uri(result_body["s3Key"]), "size": 1234, "duration": 2.5,
                     "cost": 0.02, "process_uuid": process}
 
     # The same report delivered twice: a stale no-op, deleted again.

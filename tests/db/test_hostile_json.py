@@ -67,7 +67,8 @@ def test_validation_pass_marks_deep_nodes_and_goes_on(engine, hostile):
     inputs = node_row(engine, hostile["deep_inputs"])
     assert not inputs.is_valid and inputs.validation_errors["inputs"] == "is nested too deeply"
     huge = node_row(engine, hostile["huge_number"])
-    assert not huge.is_valid and huge.validation_errors["config"].startswith("cannot be read")
+    assert not huge.is_valid
+    assert huge.validation_errors["config"] == "holds a number too large to read"
     assert node_row(engine, hostile["fine"]).is_valid
     later = node_row(engine, hostile["later"])
     assert later.validation_errors == {"segments": "is required for merge-videos nodes"}
@@ -80,6 +81,16 @@ def test_cli_validate_does_not_crash(engine, db_url, hostile, monkeypatch, capsy
     out = capsys.readouterr().out
     assert f"{hostile['first']}: 4 nodes, 3 invalid" in out
     assert f"{hostile['second']}: 1 nodes, 1 invalid" in out
+
+
+def test_cli_export_of_a_deep_node_is_one_line_error(engine, db_url, hostile, monkeypatch,
+                                                     capsys):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    assert cli.main(["pipeline", "export", hostile["first"]]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]  # after the "database: ..." note
+    assert err.startswith("error: cannot export pipeline")
+    assert "is nested too deeply" in err or "too large to read" in err
+    assert cli.main(["pipeline", "export", hostile["second"]]) == 0
 
 
 def test_code_location_loads_with_deep_inputs(engine, hostile):

@@ -48,7 +48,7 @@ def test_asset_nodes_complete_with_stored_content(engine, resources, instance, s
                   for ev in result.get_asset_materialization_events())
     }
     assert mats[intro.id]["size_bytes"].value == len(b"Welcome to the show.")
-    assert mats[intro.id]["uri"].value == store.uri(intro.output["s3Key"])
+    assert mats[intro.id]["dagster/uri"].value == store.uri(intro.output["s3Key"])
 
 
 def test_invalid_node_fails_run_and_is_left_as_it_was(engine, resources, instance):

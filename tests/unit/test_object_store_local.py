@@ -226,3 +226,24 @@ def test_resource_is_usable_by_an_asset(tmp_path: Path) -> None:
     result = materialize([stored], resources={"object_store": resource})
     assert result.success
     assert (tmp_path / "b/from-asset.txt").read_bytes() == b"hi"
+
+
+@pytest.mark.parametrize("key, reason", [
+    ("library/" + "x" * 300 + ".mp4", "longer than 255 bytes"),
+    ("a/" * 600 + "b", "longer than 1024 bytes"),
+    ("bad\ud800.mp4", "not valid Unicode"),
+])
+def test_unusable_keys_are_a_clear_value_error_not_an_os_error(
+        store: LocalObjectStore, key: str, reason: str) -> None:
+    for call in (store.stat, store.exists, store.get_bytes, store.uri):
+        with pytest.raises(ValueError, match=reason):
+            call(key)
+
+
+def test_move_renames_and_reports_a_missing_source(store: LocalObjectStore) -> None:
+    store.put_bytes("callbacks/n/p.json", b"{}")
+    store.move("callbacks/n/p.json", "quarantine/callbacks/n/p.json")
+    assert store.get_bytes("quarantine/callbacks/n/p.json") == b"{}"
+    assert not store.exists("callbacks/n/p.json")
+    with pytest.raises(ObjectNotFoundError):
+        store.move("callbacks/n/p.json", "quarantine/again.json")

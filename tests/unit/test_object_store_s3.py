@@ -248,3 +248,22 @@ def test_transfers_of_64_mb_do_not_grow_memory(subprocess_endpoint: str, tmp_pat
     print(f"transfer peak: {(peak - base) / MB:.1f} MB")
     assert peak - base < 16 * MB, f"peak grew by {(peak - base) / MB:.1f} MB"
     assert hashlib.sha256((tmp_path / "copy.bin").read_bytes()).hexdigest() == digest
+
+
+def test_presign_is_a_link_made_on_demand(store: S3ObjectStore) -> None:
+    store.put_bytes("pipelines/p/nodes/n/out.mp4", b"clip")
+    assert httpx.get(store.presign("pipelines/p/nodes/n/out.mp4", expires_in=60)).content == b"clip"
+
+
+def test_listed_odd_keys_can_be_read_moved_and_deleted(store: S3ObjectStore) -> None:
+    odd = ["callbacks//x.json", "callbacks/./y.json", "callbacks/a/../b.json"]
+    for key in odd:
+        store.client.put_object(Bucket=store.bucket, Key=key, Body=key.encode())
+    assert sorted(o.key for o in store.list("callbacks/")) == sorted(odd)
+    assert store.get_bytes(odd[2]) == odd[2].encode()
+    store.move(odd[0], "quarantine/x.json")
+    store.delete(odd[1])
+    store.delete(odd[2])
+    assert [o.key for o in store.list()] == ["quarantine/x.json"]
+    with pytest.raises(ValueError, match="has an empty"):
+        store.put_bytes(odd[0], b"writes stay strict")

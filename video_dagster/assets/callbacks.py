@@ -236,7 +236,9 @@ def quarantine_key(key: str) -> str:
     try:
         return QUARANTINE_PREFIX + validate_key(key)
     except ValueError:
-        return QUARANTINE_PREFIX + "callbacks/" + quote(key, safe="")[:200]
+        # surrogateescape: a local file name that is not UTF-8 is listed with lone surrogates.
+        raw = key.encode("utf-8", "surrogateescape")
+        return QUARANTINE_PREFIX + "callbacks/" + quote(raw, safe="")[:200]
 
 
 def quarantine(store: ObjectStore, key: str, reason: str) -> str | None:
@@ -251,7 +253,10 @@ def quarantine(store: ObjectStore, key: str, reason: str) -> str | None:
         return None
     except Exception as exc:  # an object we cannot keep must still never block the others
         log.warning("cannot quarantine callback %r (%s); deleting it", key, exc)
-        store.delete(key)
+        try:
+            store.delete(key)
+        except Exception as again:
+            log.warning("cannot delete callback %r either (%s)", key, again)
         return None
 
 

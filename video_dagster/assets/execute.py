@@ -93,18 +93,16 @@ def _result(node_id: str, process: str | None, output: dict[str, Any], store: An
     if process:
         meta["process_uuid"] = process
     if output.get("uri"):
-        meta["uri"] = MetadataValue.text(str(output["uri"]))
+        # The stable URI only: a presigned link would carry the access key id (and, with
+        # temporary credentials, the session token) into Dagster's event log for good. Links
+        # are made on demand (`ObjectStore.presign`, the CLI's `preview` command).
+        meta["dagster/uri"] = MetadataValue.text(str(output["uri"]))
     if isinstance(output.get("size"), int):
         meta["size_bytes"] = output["size"]
     if isinstance(output.get("duration"), int | float):
         meta["duration_seconds"] = float(output["duration"])
     if isinstance(cost, int | float):
         meta["cost_usd"] = float(cost)
-    if isinstance(output.get("s3Key"), str):
-        try:
-            meta["preview"] = MetadataValue.url(store.preview_url(output["s3Key"]))
-        except Exception:  # a preview link is a convenience, never a failure
-            pass
     if note:
         meta["note"] = note
     return MaterializeResult(metadata=meta)

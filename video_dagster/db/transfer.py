@@ -119,6 +119,18 @@ def export_pipeline(conn: sa.Connection, pipeline_id: str) -> dict[str, Any]:
     ).first()
     if row is None:
         raise editing.EditError(f"no pipeline {pipeline_id}")
+    doc = _document(row, editing.list_nodes(conn, pipeline_id))
+    # A column Python could not read (jsonlimits.Unreadable) cannot be written back out either.
+    for where, value in [("pipeline config", row.config), ("pipeline metadata", row.metadata)] + [
+        (f"node {n['id']} {column}", n[column]) for n in doc["nodes"]
+        for column in ("inputs", "config", "asset")
+    ]:
+        if isinstance(value, jsonlimits.Unreadable):
+            raise DocumentError(f"cannot export pipeline {pipeline_id}: {where} {value.message}")
+    return doc
+
+
+def _document(row: Any, nodes: list[Any]) -> dict[str, Any]:
     return {
         "title": row.title,
         "version": row.version,
@@ -133,6 +145,6 @@ def export_pipeline(conn: sa.Connection, pipeline_id: str) -> dict[str, Any]:
                 "config": n.config,
                 "asset": n.asset,
             }
-            for n in editing.list_nodes(conn, pipeline_id)
+            for n in nodes
         ],
     }

@@ -344,6 +344,18 @@ class LocalObjectStore(ObjectStore):
         """Filesystem path of `key`."""
         return self.base / validate_key(key)
 
+    def _listed_path(self, key: str) -> Path:
+        """Path of a key `list` returned: a file name that is not valid UTF-8 comes back with
+        surrogate escapes, which no valid key has, yet it must stay movable and deletable."""
+        try:
+            return self.path(key)
+        except ValueError:
+            if not isinstance(key, str):
+                raise
+            # Every other rule still holds: check the name with its undecodable bytes replaced.
+            validate_key(key.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+            return self.base / key
+
     def uri(self, key: str) -> str:
         # Not percent-encoded, like s3:// URIs: the contract is `file://<absolute path>`.
         return f"file://{self.path(key)}"
@@ -416,10 +428,10 @@ class LocalObjectStore(ObjectStore):
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            self.path(key).unlink()
+            self._listed_path(key).unlink()
 
     def move(self, key: str, dest: str) -> None:
-        source, target = self.path(key), self.path(dest)
+        source, target = self._listed_path(key), self.path(dest)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, target)

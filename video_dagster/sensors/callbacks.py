@@ -87,7 +87,7 @@ def materialization(node: NodeAfter, key: AssetKey) -> AssetMaterialization:
     output = node.output if isinstance(node.output, dict) else {}
     meta = node.metadata if isinstance(node.metadata, dict) else {}
     values = {
-        "uri": output.get("uri"),
+        "dagster/uri": output.get("uri"),
         "size": output.get("size"),
         "duration": output.get("duration"),
         "cost": meta.get("cost"),
