@@ -117,7 +117,7 @@ def test_callbacks_decide_counts_and_runless_materializations() -> None:
     assert (d.applied, d.stale, d.malformed, d.gone, d.run_waiting) == (2, 1, 1, 1, 1)
     assert [e.asset_key for e in d.asset_events] == [key(P1, B)]
     meta = d.asset_events[0].metadata
-    assert meta["uri"].value == "s3://b/k" and meta["size"].value == 3
+    assert meta["dagster/uri"].value == "s3://b/k" and meta["size"].value == 3
     assert meta["cost"].value == 0.5 and meta["process_uuid"].value == "p"
 
 
