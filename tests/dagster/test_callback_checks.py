@@ -225,3 +225,34 @@ def test_local_junk_names_are_quarantined_and_the_rest_applied(engine, lc, store
     assert node_row(engine, nid).status == "completed"
     assert list(store.list("callbacks/")) == []
     assert len([o for o in store.list("quarantine/") if o.key.endswith(".reason.json")]) == 2
+
+
+class _FlakyStore(LocalObjectStore):
+    """A real local store whose reads of one key fail like a dropped S3 connection."""
+
+    def __init__(self, root: Path, bucket: str, broken: str) -> None:
+        super().__init__(root, bucket)
+        self.broken = broken
+
+    def open_read(self, key: str):  # type: ignore[no-untyped-def]
+        if key == self.broken:
+            raise ConnectionResetError("connection reset by peer")
+        return super().open_read(key)
+
+
+def test_an_object_that_cannot_be_read_stays_for_the_next_tick_and_blocks_nothing(
+        engine, lc, tmp_path):
+    from video_dagster.sensors.callbacks import consume_pending
+
+    plain = LocalObjectStore(tmp_path / "objects", BUCKET)
+    runs = sorted([_voice(engine, lc, plain), _voice(engine, lc, plain)])
+    (first, first_process, _), (second, second_process, second_result) = runs
+    broken = callback_key(first, first_process)  # sorts first
+    plain.put_bytes(broken, b"{}")
+    plain.put_bytes(callback_key(second, second_process),
+                    _body(second, second_process, second_result))
+    consumed = consume_pending(_FlakyStore(tmp_path / "objects", BUCKET, broken), lc, 10, 30.0)
+    assert consumed[0].problem is not None
+    assert consumed[0].problem.startswith("not consumed: ConnectionResetError")
+    assert node_row(engine, second).status == "completed"
+    assert plain.exists(broken) and node_row(engine, first).status == "in_progress"
