@@ -17,6 +17,11 @@ from lambdas.common.uris import ObjectUri, parse_uri
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
 OUTPUT_MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 BASE_ARGS = ("-hide_banner", "-nostdin", "-y", "-loglevel", "error")
+# Re-encoding passes: two decoder/encoder threads (a 3 GB Lambda has 2 vCPUs), a short x264
+# lookahead and no B-frames keep FFmpeg near 145 MB on 720p input instead of ~220 MB, so a whole
+# function stays under 200 MB however large its input (bench/media.py).
+DECODE_THREADS = ("-threads", "2")
+X264_LOW_MEMORY = ("-threads", "2", "-x264-params", "rc-lookahead=5:sync-lookahead=0:bframes=0")
 
 
 def uri_field(event: Mapping[str, Any], name: str) -> ObjectUri:

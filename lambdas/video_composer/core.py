@@ -20,7 +20,15 @@ from typing import Any
 
 from lambdas.common.errors import InvalidInput
 from lambdas.common.events import BaseEvent, parse_base_event
-from lambdas.common.kit import BASE_ARGS, choice, config_of, number, uri_field
+from lambdas.common.kit import (
+    BASE_ARGS,
+    DECODE_THREADS,
+    X264_LOW_MEMORY,
+    choice,
+    config_of,
+    number,
+    uri_field,
+)
 from lambdas.common.media import MediaInfo
 from lambdas.common.uris import ObjectUri
 
@@ -169,11 +177,12 @@ def compose_argv(ffmpeg: str, event: ComposeEvent, bg_path: str, ov_path: str,
     argv = [ffmpeg, *BASE_ARGS]
     if event.fit == "loop":
         argv += ["-stream_loop", "-1"]
-    argv += ["-i", bg_path, "-i", ov_path]
+    argv += [*DECODE_THREADS, "-i", bg_path, *DECODE_THREADS, "-i", ov_path]
     if mask_path is not None:
         argv += ["-loop", "1", "-framerate", rate, "-i", mask_path]
-    argv += ["-filter_complex", ";".join(parts), *maps, "-t", d,
-             "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
+    argv += ["-filter_complex_threads", "1", "-filter_complex", ";".join(parts), *maps, "-t", d,
+             "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", *X264_LOW_MEMORY,
+             "-pix_fmt", "yuv420p"]
     if len(maps) > 2:
         argv += ["-c:a", "aac", "-b:a", "192k"]
     if muxer in ("mp4", "mov"):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from lambdas.common.errors import InvalidInput
-from lambdas.common.kit import BASE_ARGS
+from lambdas.common.kit import BASE_ARGS, DECODE_THREADS, X264_LOW_MEMORY
 from lambdas.common.media import MediaInfo
 
 TRANSITIONS = ("none", "fade", "crossfade")
@@ -76,9 +76,10 @@ def transition_argv(ffmpeg: str, sources: Sequence[str], infos: Sequence[MediaIn
         video_in, audio_in = video_out, audio_out
     argv = [ffmpeg, *BASE_ARGS]
     for src in sources:
-        argv += ["-i", src]
-    argv += ["-filter_complex", ";".join(parts), "-map", "[vout]"]
-    argv += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"]
+        argv += [*DECODE_THREADS, "-i", src]
+    argv += ["-filter_complex_threads", "1", "-filter_complex", ";".join(parts), "-map", "[vout]"]
+    argv += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", *X264_LOW_MEMORY,
+             "-pix_fmt", "yuv420p"]
     if audio is not None:
         argv += ["-map", "[aout]", "-c:a", "aac", "-b:a", "192k"]
     if muxer in ("mp4", "mov"):
