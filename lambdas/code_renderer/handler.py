@@ -24,12 +24,19 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         event, LOG, lambda raw, storage: render_code(raw, storage, context), context)
 
 
+def draw_rate(fps: int) -> int:
+    """Pictures drawn per second: half of an even fps >= 24 (typing still looks continuous at
+    12-30 updates/s), doubled back by FFmpeg's fps filter, which halves the raw frames to read
+    and convert; the output keeps `fps`."""
+    return fps // 2 if fps >= 24 and fps % 2 == 0 else fps
+
+
 def encode_argv(ffmpeg: str, width: int, height: int, fps: int, out: str, muxer: str) -> list[str]:
-    """Raw RGB frames on stdin → H.264 yuv420p; ultrafast keeps a 1080p30 render ≥ 2x real time
-    on one core (bench/media.py), at a larger file for mostly static text."""
+    """Raw RGB pictures on stdin at draw_rate(fps) -> H.264 yuv420p at fps; ultrafast keeps a
+    1080p30 render >= 2x real time on one core (bench/media.py), at a larger file."""
     argv = [ffmpeg, *BASE_ARGS, "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-            "-r", str(fps), "-i", "pipe:0", "-c:v", "libx264", "-preset", "ultrafast",
-            "-crf", "20", "-pix_fmt", "yuv420p"]
+            "-r", str(draw_rate(fps)), "-i", "pipe:0", "-vf", f"format=yuv420p,fps={fps}",
+            "-c:v", "libx264", "-preset", "ultrafast", "-crf", "20", "-pix_fmt", "yuv420p"]
     if muxer in ("mp4", "mov"):
         argv += ["-movflags", "+faststart"]
     return [*argv, "-f", muxer, out]
@@ -54,8 +61,10 @@ def render_code(raw: Mapping[str, Any], storage: Storage, context: Any = None) -
         lines = render.colored_lines(scene, lexer, style)
         lay = render.fit(lines, event.width, event.height)
         total = round(event.duration * event.fps)
+        drawn = draw_rate(event.fps)
         rate = core.typing_rate(event, sum(len(r.cells) for r in lay.rows), len(lay.rows))
-        counts = core.visible_counts([len(r.cells) for r in lay.rows], rate, event.fps, total)
+        counts = core.visible_counts([len(r.cells) for r in lay.rows], rate, drawn,
+                                     round(event.duration * drawn))
         out = work / f"output{suffix}"
         size = (event.width, event.height)
         pipe_ffmpeg(encode_argv(ffmpeg, *size, event.fps, str(out), OUTPUT_MUXERS[suffix]),
