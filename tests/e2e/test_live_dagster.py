@@ -323,7 +323,8 @@ def test_live_dev_runs_pipelines_rerenders_reconciles_and_stops(live: Live) -> N
     invoked = {i.event.get("node_uuid"): i for i in live.lambda_stub.invocations}
     for m in merged.values():
         call = invoked[m.id]
-        assert call.function_name == "video_merger" and call.invocation_type == "Event", call
+        # The deployed name under an empty VIDEO_LAMBDA_PREFIX (template.yaml's naming rule).
+        assert call.function_name == "video-merger" and call.invocation_type == "Event", call
         assert call.event["process_uuid"] == m.process_uuid
         assert call.event["callback_uri"].endswith(f"{m.id}/{m.process_uuid}.json"), call.event
 
