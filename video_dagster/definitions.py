@@ -10,6 +10,7 @@ from video_dagster.assets.loader import PipelineGraphLoader
 from video_dagster.resources.database import DatabaseResource
 from video_dagster.resources.lambda_invoker import LambdaInvokerResource
 from video_dagster.resources.object_store import ObjectStoreResource
+from video_dagster.resources.providers.resource import ProvidersResource
 
 
 def build_resources() -> dict[str, object]:
@@ -28,6 +29,9 @@ def build_resources() -> dict[str, object]:
             function_prefix=env.get("VIDEO_LAMBDA_PREFIX") or "",
             region_name=env.get("AWS_REGION") or None,
         ),
+        # Keys and base URLs are read at run time (ELEVENLABS_API_KEY, HEYGEN_API_KEY, ...);
+        # without a key the bundled emulators serve that provider.
+        "providers": ProvidersResource(),
     }
 
 

@@ -13,6 +13,7 @@ from video_dagster.db.snapshot import read_graph_snapshot
 from video_dagster.resources.database import DatabaseResource
 from video_dagster.resources.lambda_invoker import LambdaInvokerResource
 from video_dagster.resources.object_store import LocalObjectStore, ObjectStoreResource
+from video_dagster.resources.providers.resource import ProvidersResource
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ def resources(db_url: str, store_root: Path, tmp_path: Path) -> dict[str, object
         "database": DatabaseResource(url=db_url),
         "object_store": ObjectStoreResource(backend="local", local_root=str(store_root)),
         "lambda_invoker": LambdaInvokerResource(mode="local", log_dir=str(tmp_path / "lambda")),
+        "providers": ProvidersResource(),
     }
 
 

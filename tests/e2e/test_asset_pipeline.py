@@ -76,13 +76,14 @@ def test_missing_source_fails_node_with_reason(engine, resources, instance):
 def test_type_without_executor_fails_clearly(engine, resources, instance):
     with engine.begin() as conn:
         pid = editing.create_pipeline(conn, "No executor yet")
-        editing.create_node(conn, pid, "Narration", "generate-voiceover",
-                            config={"provider": "elevenlabs"})
+        # render-code's executor is still to come (executors.NOT_YET_EXECUTABLE)
+        editing.create_node(conn, pid, "Narration", "render-code",
+                            config={"provider": "builtin"})
     result = _run(engine, resources, instance, pid, ["Narration"])
     assert not result.success
     node = _nodes(engine, pid)["Narration"]
     assert node.status == "failed"
-    assert node.metadata["error"] == "no executor for generate-voiceover"
+    assert node.metadata["error"] == "no executor for render-code"
 
 
 def test_completed_node_redone_only_when_forced(engine, resources, instance):

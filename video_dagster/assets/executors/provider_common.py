@@ -1,0 +1,129 @@
+"""What the provider executors share: typed config, input text/objects, probing, fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from video_dagster.assets.executors.base import ExecutionContext, ExecutionFailed, InputNode
+from video_dagster.domain.configs import ConfigError, NodeConfig
+from video_dagster.domain.nodes import parse_config
+
+C = TypeVar("C", bound=NodeConfig)
+MAX_TEXT_BYTES = 1 << 20
+
+
+def typed_config(ctx: ExecutionContext, model: type[C]) -> C:
+    """The node's config parsed into its type's model; a clear failure when it does not parse."""
+    try:
+        parsed = parse_config(ctx.node.type, ctx.node.config)
+    except ConfigError as exc:
+        raise ExecutionFailed(str(exc), "InvalidConfig") from None
+    if not isinstance(parsed, model):
+        raise ExecutionFailed(f"{ctx.node.type} has no {model.__name__}", "InvalidConfig")
+    return parsed
+
+
+def slot_input(ctx: ExecutionContext, slot: str) -> InputNode | None:
+    """The completed node in a single slot, if it is filled."""
+    nodes = ctx.slots.get(slot) or []
+    return nodes[0] if nodes else None
+
+
+def input_key(node: InputNode, kinds: tuple[str, ...]) -> str:
+    """The store key of an input's output, checked against the expected kinds."""
+    output = node.output or {}
+    key = output.get("s3Key")
+    if not isinstance(key, str) or not key:
+        raise ExecutionFailed(f"Input node {node.id} has no stored output", "InputNotFound")
+    if kinds and output.get("type") not in kinds:
+        raise ExecutionFailed(
+            f"Input node {node.id} produced {output.get('type') or 'an untyped output'}, "
+            f"expected {' or '.join(kinds)}", "InvalidInput")
+    return key
+
+
+# TODO(consolidate): boundaries' assets/inputs.py owns input_text; switch to it once it lands.
+def input_text(ctx: ExecutionContext, node: InputNode) -> str:
+    """A script input's content: inline `text`, or its stored object (JSON: `script`/`text`)."""
+    output = node.output or {}
+    if isinstance(output.get("text"), str):
+        return str(output["text"])
+    key = input_key(node, ("text",))
+    info = ctx.store.stat(key)
+    if info is None:
+        raise ExecutionFailed(f"Input node {node.id}: {key} is missing from the store",
+                              "InputNotFound")
+    if info.size > MAX_TEXT_BYTES:
+        raise ExecutionFailed(f"Input node {node.id}: script is {info.size} bytes, over the "
+                              f"{MAX_TEXT_BYTES} limit", "InvalidInput")
+    try:
+        text = ctx.store.get_bytes(key).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ExecutionFailed(f"Input node {node.id}: script is not UTF-8 text",
+                              "InvalidInput") from None
+    if output.get("contentType") == "application/json" or key.endswith(".json"):
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            raise ExecutionFailed(f"Input node {node.id}: script is not valid JSON",
+                                  "InvalidInput") from None
+        found = next((doc.get(k) for k in ("script", "text") if isinstance(doc, dict)
+                      and isinstance(doc.get(k), str)), None)
+        if found is None:
+            raise ExecutionFailed(f"Input node {node.id}: JSON script has no `script` or `text` "
+                                  "string", "InvalidInput")
+        text = found
+    return text
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable hash of a provider request's inputs (resume and idempotency keys)."""
+    raw = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What PyAV sees in a media file."""
+
+    duration: float
+    width: int | None
+    height: int | None
+    audio_duration: float | None
+
+
+def probe(path: Path) -> Probe:
+    """Container duration, frame size and audio stream duration, probed with PyAV."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            duration = float(container.duration or 0) / 1_000_000
+            video = next(iter(container.streams.video), None)
+            audio = next(iter(container.streams.audio), None)
+            audio_seconds = (float(audio.duration * audio.time_base)
+                             if audio is not None and audio.duration and audio.time_base
+                             else None)
+            return Probe(round(duration, 3), video.width if video else None,
+                         video.height if video else None,
+                         round(audio_seconds, 3) if audio_seconds else None)
+    except (av.error.FFmpegError, OSError) as exc:  # type: ignore[attr-defined]
+        raise ExecutionFailed(f"provider returned unreadable media: {exc}",
+                              "BadProviderOutput") from None
+
+
+def concat_audio(parts: list[Path], dest: Path) -> None:
+    """Join audio clips of one format losslessly (FFmpeg concat demuxer, argv only)."""
+    import imageio_ffmpeg
+
+    listing = dest.with_suffix(".txt")
+    # The concat list quotes each path; ours are temporary names without quotes.
+    listing.write_text("".join(f"file '{p.as_posix()}'\n" for p in parts))
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-loglevel", "error",
+                    "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(dest)],
+                   check=True, timeout=600, capture_output=True)
