@@ -10,6 +10,7 @@ from dagster import DagsterInstance, Definitions
 
 from video_dagster.assets.translator import build_node_assets
 from video_dagster.db.snapshot import read_graph_snapshot
+from video_dagster.emulators.server import Emulators, running
 from video_dagster.resources.database import DatabaseResource
 from video_dagster.resources.lambda_invoker import LambdaInvokerResource
 from video_dagster.resources.object_store import LocalObjectStore, ObjectStoreResource
@@ -45,3 +46,10 @@ def instance() -> Iterator[DagsterInstance]:
 def graph_defs(engine, resources) -> Definitions:
     """Definitions built from the database right now (what a code-server load does)."""
     return Definitions(assets=build_node_assets(read_graph_snapshot(engine)), resources=resources)
+
+
+@pytest.fixture
+def emus() -> Iterator[Emulators]:
+    """The ElevenLabs and HeyGen emulators on loopback, fresh per test (key `emulator-key`)."""
+    with running("emulator-key") as emulators:
+        yield emulators

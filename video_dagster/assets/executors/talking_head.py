@@ -58,8 +58,9 @@ class TalkingHeadExecutor(Executor):
         background = slot_input(ctx, "background")
         bg_key = input_key(background, ("image",)) if background else None
         info = ctx.store.stat(audio_key)
+        # The audio object's identity (etag, time), so a re-made voiceover is a new request.
         fp = fingerprint(config.model_dump(exclude={"test"}), audio_key,
-                         info.size if info else None, bg_key)
+                         (info.size, info.etag, info.last_modified) if info else None, bg_key)
         return config, audio_key, bg_key, fp
 
     def run(self, ctx: ExecutionContext) -> Polling:
