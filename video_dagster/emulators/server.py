@@ -76,7 +76,7 @@ def start(api_key: str = "emulator-key") -> Emulators:
     hg_state = heygen.HeyGenState(api_key=api_key)
     servers = []
     for state, module in ((el_state, elevenlabs), (hg_state, heygen)):
-        server = LoopbackServer(module.build_app(state)).start()  # type: ignore[arg-type]
+        server = LoopbackServer(module.build_app(state)).start()
         state.base_url = server.url
         servers.append(server)
     return Emulators(el_state, hg_state, tuple(servers))

@@ -112,7 +112,7 @@ def probe(path: Path) -> Probe:
             return Probe(round(duration, 3), video.width if video else None,
                          video.height if video else None,
                          round(audio_seconds, 3) if audio_seconds else None)
-    except (av.error.FFmpegError, OSError) as exc:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, OSError) as exc:
         raise ExecutionFailed(f"provider returned unreadable media: {exc}",
                               "BadProviderOutput") from None
 

@@ -47,8 +47,8 @@ class RetryPolicy:
         """Seconds to sleep before attempt number `attempt + 1` (attempt counts from 1)."""
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_delay)
-        raw = min(self.base_delay * 2 ** (attempt - 1), self.max_delay)
-        return raw * (1 + random.uniform(-self.jitter, self.jitter))
+        raw = min(self.base_delay * 2.0 ** (attempt - 1), self.max_delay)
+        return float(raw * (1 + random.uniform(-self.jitter, self.jitter)))
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ class Providers:
     emulated: frozenset[str]
 
 
-class ProvidersResource(ConfigurableResource):
+class ProvidersResource(ConfigurableResource):  # type: ignore[type-arg]
     """Provider API access. A key left unset is read from the environment at run time; with no
     key there either, the bundled emulators serve that provider (unless `emulate` is `never`)."""
 
