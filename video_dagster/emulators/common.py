@@ -28,6 +28,7 @@ class EmulatorState:
     faults: FaultBook = field(default_factory=FaultBook)
     counters: dict[str, int] = field(default_factory=dict)
     work_seconds: float = 0.0
+    work_by: dict[str, float] = field(default_factory=dict)  # per request/job id
     link_ttl: float = 3600.0  # seconds a download link stays valid
     lock: threading.Lock = field(default_factory=threading.Lock)
     links: dict[str, tuple[Path, float, str]] = field(default_factory=dict)
@@ -39,10 +40,12 @@ class EmulatorState:
             self.counters[name] = self.counters.get(name, 0) + 1
             return self.counters[name]
 
-    def add_work(self, seconds: float) -> None:
-        """Account emulated provider work (FFmpeg time), for the benchmark."""
+    def add_work(self, seconds: float, job: str | None = None) -> None:
+        """Account emulated provider work (FFmpeg time, render wait), for the benchmark."""
         with self.lock:
             self.work_seconds += seconds
+            if job is not None:
+                self.work_by[job] = self.work_by.get(job, 0.0) + seconds
 
     def link(self, path: Path, content_type: str) -> str:
         """A fresh presigned-style URL for `path`, valid for `link_ttl` seconds."""

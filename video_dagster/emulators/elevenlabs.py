@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ class ElevenLabsState(EmulatorState):
     max_concurrent: int = 5
     quota_credits: float | None = None
     in_flight: int = 0
+    max_in_flight: int = 0
+    latency: float = 0.0  # seconds each request is held (counted as in flight)
     history: dict[str, Path] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     busy: threading.Lock = field(default_factory=threading.Lock)
@@ -63,14 +66,17 @@ def _tts(state: ElevenLabsState, request: Request, body: dict[str, Any]) -> Resp
             return JSONResponse(envelope(429, "too_many_concurrent_requests",
                                          "Too many concurrent requests."), 429)
         state.in_flight += 1
+        state.max_in_flight = max(state.max_in_flight, state.in_flight)
         if state.quota_credits is not None:
             state.quota_credits -= credits
     try:
+        if state.latency:
+            time.sleep(state.latency)
         fmt = str(request.query_params.get("output_format") or "mp3_44100_128")
         kind = "wav" if fmt.startswith("wav") else "mp3"
         request_id = secrets.token_hex(10)
         path = state.folder / f"{request_id}.{kind}"
-        state.add_work(media.make_speech(text, path, kind))
+        state.add_work(media.make_speech(text, path, kind), request_id)
         state.count("tts_billed")
         with state.lock:
             state.history[request_id] = path

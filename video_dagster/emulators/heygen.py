@@ -88,8 +88,9 @@ def _status(state: HeyGenState, job: Job) -> dict[str, Any]:
     else:
         if job.video is None:
             out = state.folder / f"{job.video_id}.mp4"
-            state.add_work(media.make_avatar_video(job.audio, out, job.width, job.height,
-                                                   job.colour))
+            # The job's provider time: the emulated render wait plus the real encode.
+            state.add_work(state.render_seconds + media.make_avatar_video(
+                job.audio, out, job.width, job.height, job.colour), job.video_id)
             job.video, job.duration = out, round(media.probe_duration(out), 3)
         data.update(status="completed", video_url=state.link(job.video, "video/mp4"),
                     duration=job.duration, completed_at=int(time.time()))
