@@ -18,7 +18,7 @@ def _printed_urls(capsys, deadline: float) -> dict[str, str]:
     while True:
         text += capsys.readouterr().out
         found = dict(re.findall(r"export (\w+)_BASE_URL=(\S+)", text))
-        if len(found) == 2:
+        if len(found) == 5:
             return found
         assert time.monotonic() < deadline, text
         time.sleep(0.05)

@@ -57,5 +57,7 @@ def test_provider_key_in_env_selects_the_real_api(monkeypatch):
 
     from video_dagster.resources.providers.base import ProviderError
 
+    never = ProvidersResource(emulate="never").get_providers()
+    assert never.elevenlabs.http.base_url == "https://api.elevenlabs.io"  # only what is used
     with pytest.raises(ProviderError, match="HEYGEN_API_KEY is not set"):
-        ProvidersResource(emulate="never").get_providers()
+        never.heygen  # noqa: B018

@@ -23,7 +23,9 @@ def cmd_emulators(args: argparse.Namespace, stop: threading.Event | None = None)
 
     emus = server.start(args.api_key)
     print("Provider emulators on loopback; point video-dagster at them with:")  # noqa: T201
-    for name, url in (("ELEVENLABS", emus.elevenlabs_url), ("HEYGEN", emus.heygen_url)):
+    for name, url in (("ELEVENLABS", emus.elevenlabs_url), ("HEYGEN", emus.heygen_url),
+                      ("GEMINI", emus.veo_url), ("VERTEX", emus.veo_url),
+                      ("RUNWAY", emus.runway_url)):
         print(f"  export {name}_BASE_URL={url} {name}_API_KEY={args.api_key}")  # noqa: T201
     print("Ctrl-C stops them.", flush=True)  # noqa: T201
     try:

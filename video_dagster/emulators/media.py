@@ -55,3 +55,18 @@ def probe_duration(path: Path) -> float:
 
     with av.open(str(path)) as container:
         return float(container.duration or 0) / 1_000_000
+
+
+def make_clip(dest: Path, seconds: float, width: int, height: int, image: Path | None = None,
+              audio: bool = True) -> float:
+    """A generated clip of the requested length and size: the reference image (scaled to fit)
+    when given, else a test pattern; with a tone track when `audio`."""
+    fit = (f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
+           f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1")
+    source = (["-loop", "1", "-framerate", "24", "-i", str(image)] if image else
+              ["-f", "lavfi", "-i", f"testsrc=size={width}x{height}:rate=24"])
+    sound = (["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100"] if audio else [])
+    tracks = ["-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "64k"] if audio else []
+    return _run([*source, *sound, "-t", f"{seconds:.3f}", "-vf", fit, *tracks,
+                 "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                 "-movflags", "+faststart", str(dest)])

@@ -12,7 +12,7 @@ from typing import Any
 
 import uvicorn
 
-from video_dagster.emulators import elevenlabs, heygen
+from video_dagster.emulators import elevenlabs, heygen, runway, veo
 
 
 class LoopbackServer:
@@ -48,11 +48,23 @@ class LoopbackServer:
 
 @dataclass
 class Emulators:
-    """The running ElevenLabs and HeyGen emulators with their state and URLs."""
+    """The running provider emulators with their state and URLs."""
 
     elevenlabs: elevenlabs.ElevenLabsState
     heygen: heygen.HeyGenState
+    veo: veo.VeoState
+    runway: runway.RunwayState
     servers: tuple[LoopbackServer, ...]
+
+    @property
+    def veo_url(self) -> str:
+        """Base URL of the Veo emulator (Gemini API and Vertex paths)."""
+        return self.veo.base_url
+
+    @property
+    def runway_url(self) -> str:
+        """Base URL of the Runway emulator."""
+        return self.runway.base_url
 
     @property
     def elevenlabs_url(self) -> str:
@@ -71,15 +83,19 @@ class Emulators:
 
 
 def start(api_key: str = "emulator-key") -> Emulators:
-    """Start both emulators; they accept `api_key`."""
+    """Start every emulator; they accept `api_key` (Vertex: `Bearer <api_key>`)."""
     el_state = elevenlabs.ElevenLabsState(api_key=api_key)
     hg_state = heygen.HeyGenState(api_key=api_key)
+    veo_state = veo.VeoState(api_key=api_key, vertex_token=api_key)
+    rw_state = runway.RunwayState(api_key=api_key)
+    pairs: tuple[tuple[Any, Any], ...] = (
+        (el_state, elevenlabs), (hg_state, heygen), (veo_state, veo), (rw_state, runway))
     servers = []
-    for state, module in ((el_state, elevenlabs), (hg_state, heygen)):
+    for state, module in pairs:
         server = LoopbackServer(module.build_app(state)).start()
         state.base_url = server.url
         servers.append(server)
-    return Emulators(el_state, hg_state, tuple(servers))
+    return Emulators(el_state, hg_state, veo_state, rw_state, tuple(servers))
 
 
 @contextmanager
