@@ -192,6 +192,19 @@ def _providers(res: Any) -> Any:
 def _poll(ctx: ExecutionContext, executor: Executor, job: Polling) -> Completed:
     """Poll a provider job with growing delays until it completes, fails or passes its deadline;
     stage and progress go to the node's metadata as they change."""
+    try:
+        return _poll_until_done(ctx, executor, job)
+    except DagsterExecutionInterruptedError:
+        # The run was terminated: stop the paid job where the provider can.
+        with capture_interrupts():
+            try:
+                executor.cancel(ctx, job)
+            except Exception as exc:  # the abort is recorded either way
+                ctx.log.warning(f"could not cancel job {job.job_id}: {exc}")
+        raise
+
+
+def _poll_until_done(ctx: ExecutionContext, executor: Executor, job: Polling) -> Completed:
     policy = executor.poll_policy(ctx)
     deadline = min(ctx.deadline, datetime.now(UTC) + timedelta(seconds=policy.timeout))
     delay, shown = policy.interval, (job.stage, None)

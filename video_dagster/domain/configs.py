@@ -54,13 +54,15 @@ class AnimationConfig(NodeConfig):
     """generate-animation: Veo (Gemini or Vertex) or Runway settings."""
 
     duration: int = Field(5, ge=1, le=60)
-    aspect_ratio: str = "16:9"
+    aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9"
     style: str = "cinematic"
     model: str | None = None
     backend: Literal["gemini", "vertex", "runway"] | None = None
-    resolution: str | None = None
+    resolution: Literal["720p", "1080p", "4k"] = "720p"
     negative_prompt: str | None = None
     prompt: str | None = None
+    seed: int | None = Field(None, ge=0, le=4294967295)
+    generate_audio: bool | None = None  # Vertex only; the Gemini API always makes audio
 
 
 class RenderCodeConfig(NodeConfig):

@@ -97,7 +97,14 @@ _TYPES = (
     NodeType(
         "generate-animation",
         slots=(_single("prompt"), _single("referenceImage")),
-        fields=(_provider("veo3", "runway", "stability"),),
+        fields=(
+            _provider("veo3", "runway", "stability"),
+            FieldSpec("backend", "string", allowed=("gemini", "vertex", "runway")),
+            *_ints("duration", "seed"),
+            *(FieldSpec(n, "string") for n in ("aspectRatio", "style", "model", "resolution",
+                                               "negativePrompt", "prompt")),
+            FieldSpec("generateAudio", "boolean"),
+        ),
         config_model=cfg.AnimationConfig, executor="generate-animation", estimator="animation",
     ),
     NodeType(

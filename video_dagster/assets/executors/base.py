@@ -125,6 +125,10 @@ class Executor(ABC):
         """One look at a submitted provider job (executors returning Polling override this)."""
         raise ExecutionFailed(f"{type(self).__name__} cannot poll jobs", "NoPoll")
 
+    def cancel(self, ctx: ExecutionContext, job: Polling) -> None:
+        """Stop a provider job when the run is terminated (where the provider can)."""
+        return None
+
     def poll_policy(self, ctx: ExecutionContext) -> PollPolicy:
         """How often and how long `poll` is called."""
         return PollPolicy()

@@ -127,3 +127,32 @@ def concat_audio(parts: list[Path], dest: Path) -> None:
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-loglevel", "error",
                     "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(dest)],
                    check=True, timeout=600, capture_output=True)
+
+
+def live_job(ctx: ExecutionContext, provider: str, fp: str) -> str | None:
+    """The id of this node's earlier job for the same request that may be resumed: one still
+    running, or one that completed but whose result never landed (not on a forced re-render)."""
+    prior = (ctx.node.metadata or {}).get("provider_job")
+    if not isinstance(prior, dict) or prior.get("provider") != provider:
+        return None
+    if prior.get("fingerprint") != fp or not isinstance(prior.get("id"), str):
+        return None
+    state = prior.get("state")
+    if state == "running" or (state == "completed" and ctx.node.status != "completed"):
+        return str(prior["id"])
+    return None
+
+
+def job_record(provider: str, job_id: str, fp: str, state: str) -> dict[str, Any]:
+    """`metadata.provider_job`: what a later execution needs to resume (never a URL or key)."""
+    return {"provider_job": {"provider": provider, "id": job_id, "fingerprint": fp,
+                             "state": state}}
+
+
+def submit_key(ctx: ExecutionContext, fp: str, part: str = "") -> str:
+    """An idempotency key for this request; a new one after the last job for it failed (its
+    replay would return the failed job)."""
+    prior = (ctx.node.metadata or {}).get("provider_job")
+    after = str(prior.get("id")) if isinstance(prior, dict) and prior.get(
+        "fingerprint") == fp and prior.get("state") in ("failed", "cancelled") else ""
+    return fingerprint(ctx.node.id, fp, part, after)

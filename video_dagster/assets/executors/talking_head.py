@@ -18,8 +18,11 @@ from video_dagster.assets.executors.base import (
 from video_dagster.assets.executors.provider_common import (
     fingerprint,
     input_key,
+    job_record,
+    live_job,
     probe,
     slot_input,
+    submit_key,
     typed_config,
 )
 from video_dagster.domain import costs
@@ -66,18 +69,11 @@ class TalkingHeadExecutor(Executor):
     def run(self, ctx: ExecutionContext) -> Polling:
         config, audio_key, bg_key, fp = self._request(ctx)
         client = _client(ctx)
-        prior = (ctx.node.metadata or {}).get("provider_job")
-        prior = prior if isinstance(prior, dict) and prior.get("provider") == PROVIDER else None
-        # Resume a live job, or a finished one whose result never landed; a forced re-render of
-        # a completed node renders anew.
-        live = prior is not None and (prior.get("state") == "running" or (
-            prior.get("state") == "completed" and ctx.node.status != "completed"))
-        if prior and live and prior.get("fingerprint") == fp:
-            resumed = self._resume(ctx, client, str(prior.get("id")))
+        live = live_job(ctx, PROVIDER, fp)
+        if live is not None:
+            resumed = self._resume(ctx, client, live)
             if resumed is not None:
                 return resumed
-        # A new key after a failed job (its replay would return the failed video).
-        after = str(prior.get("id")) if prior and prior.get("fingerprint") == fp else ""
         resolution, aspect = resolution_for(config.width, config.height)
         payload: dict[str, Any] = {"type": "avatar", "avatar_id": config.avatar_id,
                                    "resolution": resolution, "aspect_ratio": aspect}
@@ -89,10 +85,9 @@ class TalkingHeadExecutor(Executor):
                     _fetch(ctx, bg_key, Path(tmp)), fingerprint(ctx.node.id, fp, "bg"))}
             elif config.background:
                 payload["background"] = {"type": "color", "value": config.background}
-        video_id = client.create_video(payload, fingerprint(ctx.node.id, fp, after))
+        video_id = client.create_video(payload, submit_key(ctx, fp))
         ctx.log.info(f"HeyGen video {video_id} submitted ({resolution} {aspect})")
-        return Polling(video_id, "submitted", {"provider_job": {
-            "provider": PROVIDER, "id": video_id, "fingerprint": fp, "state": "running"}})
+        return Polling(video_id, "submitted", job_record(PROVIDER, video_id, fp, "running"))
 
     def _resume(self, ctx: ExecutionContext, client: HeyGenClient, video_id: str
                 ) -> Polling | None:
@@ -118,9 +113,8 @@ class TalkingHeadExecutor(Executor):
             return Progress(status.raw_status)
         fp = self._request(ctx)[3]
         if status.state == "failed":
-            ctx.lifecycle.updated(ctx.node.id, {"provider_job": {
-                "provider": PROVIDER, "id": job.job_id, "fingerprint": fp, "state": "failed"}},
-                ctx.process_uuid)
+            ctx.lifecycle.updated(ctx.node.id, job_record(PROVIDER, job.job_id, fp, "failed"),
+                                  ctx.process_uuid)
             raise ExecutionFailed(f"HeyGen could not render video {job.job_id}: "
                                   f"{status.failure or 'no reason given'}", "ProviderJobFailed")
         with tempfile.TemporaryDirectory(prefix="vd-heygen-") as tmp:
@@ -134,9 +128,9 @@ class TalkingHeadExecutor(Executor):
             ctx.store.put_file(key, local, content_type="video/mp4")
         billed = status.duration if status.duration else seen.duration
         cost = costs.heygen_cost(billed)
-        ctx.lifecycle.updated(ctx.node.id, {"costDetail": cost.as_metadata(), "provider_job": {
-            "provider": PROVIDER, "id": job.job_id, "fingerprint": fp, "state": "completed"}},
-            ctx.process_uuid)
+        ctx.lifecycle.updated(ctx.node.id, {"costDetail": cost.as_metadata(),
+                                            **job_record(PROVIDER, job.job_id, fp, "completed")},
+                              ctx.process_uuid)
         return Completed({"type": "video", "s3Key": key, "uri": ctx.store.uri(key),
                           "duration": seen.duration, "size": size, "width": seen.width,
                           "height": seen.height}, cost=cost.amount)

@@ -98,8 +98,9 @@ class GeminiVeoClient:
         return _operation(self.http.json("GET", f"/v1beta/{name}"))
 
     def download(self, uri: str, dest: Path) -> int:
-        """The file URI needs the key and redirects to the bytes."""
-        return self.http.download(uri, dest, with_auth=True)
+        """The file URI needs the key and redirects to the bytes; when the redirect target has
+        expired (403/404), asking the file URI again yields a fresh one."""
+        return self.http.download(uri, dest, with_auth=True, refresh=lambda: uri)
 
 
 class VertexVeoClient:
