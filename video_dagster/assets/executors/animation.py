@@ -81,7 +81,7 @@ def _plan(ctx: ExecutionContext) -> Plan:
     if config.style:
         prompt = f"{prompt}. Style: {config.style}."
     image = slot_input(ctx, "referenceImage")
-    image_key = input_key(image, ("image",)) if image else None
+    image_key = input_key(ctx, image, ("image",)) if image else None
     info = ctx.store.stat(image_key) if image_key else None
     seconds = nearest(config.duration, allowed)
     fp = fingerprint(backend, model, seconds, prompt, config.model_dump(), image_key,

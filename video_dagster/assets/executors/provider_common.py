@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from video_dagster.assets import inputs
 from video_dagster.assets.executors.base import ExecutionContext, ExecutionFailed, InputNode
 from video_dagster.domain.configs import ConfigError, NodeConfig
 from video_dagster.domain.nodes import parse_config
 
 C = TypeVar("C", bound=NodeConfig)
-MAX_TEXT_BYTES = 1 << 20
+MAX_TEXT_BYTES = inputs.MAX_TEXT_BYTES
 
 
 def typed_config(ctx: ExecutionContext, model: type[C]) -> C:
@@ -34,51 +35,30 @@ def slot_input(ctx: ExecutionContext, slot: str) -> InputNode | None:
     return nodes[0] if nodes else None
 
 
-def input_key(node: InputNode, kinds: tuple[str, ...]) -> str:
-    """The store key of an input's output, checked against the expected kinds."""
-    output = node.output or {}
-    key = output.get("s3Key")
-    if not isinstance(key, str) or not key:
-        raise ExecutionFailed(f"Input node {node.id} has no stored output", "InputNotFound")
-    if kinds and output.get("type") not in kinds:
-        raise ExecutionFailed(
-            f"Input node {node.id} produced {output.get('type') or 'an untyped output'}, "
-            f"expected {' or '.join(kinds)}", "InvalidInput")
-    return key
+def input_key(ctx: ExecutionContext, node: InputNode, kinds: tuple[str, ...]) -> str:
+    """The checked store key of an input's output (assets/inputs.py rules)."""
+    return inputs.input_key(ctx, node.id, kinds)
 
 
-# TODO(consolidate): boundaries' assets/inputs.py owns input_text; switch to it once it lands.
 def input_text(ctx: ExecutionContext, node: InputNode) -> str:
-    """A script input's content: inline `text`, or its stored object (JSON: `script`/`text`)."""
+    """A script/prompt input's text (assets/inputs.py); a JSON document gives its `script` or
+    `text` string."""
+    text = inputs.input_text(ctx, node.id, MAX_TEXT_BYTES)
     output = node.output or {}
-    if isinstance(output.get("text"), str):
-        return str(output["text"])
-    key = input_key(node, ("text",))
-    info = ctx.store.stat(key)
-    if info is None:
-        raise ExecutionFailed(f"Input node {node.id}: {key} is missing from the store",
-                              "InputNotFound")
-    if info.size > MAX_TEXT_BYTES:
-        raise ExecutionFailed(f"Input node {node.id}: script is {info.size} bytes, over the "
-                              f"{MAX_TEXT_BYTES} limit", "InvalidInput")
+    if output.get("contentType") != "application/json" and not str(
+            output.get("s3Key") or "").endswith(".json"):
+        return text
     try:
-        text = ctx.store.get_bytes(key).decode("utf-8")
-    except UnicodeDecodeError:
-        raise ExecutionFailed(f"Input node {node.id}: script is not UTF-8 text",
+        doc = json.loads(text)
+    except ValueError:
+        raise ExecutionFailed(f"Input node {node.id}: script is not valid JSON",
                               "InvalidInput") from None
-    if output.get("contentType") == "application/json" or key.endswith(".json"):
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            raise ExecutionFailed(f"Input node {node.id}: script is not valid JSON",
-                                  "InvalidInput") from None
-        found = next((doc.get(k) for k in ("script", "text") if isinstance(doc, dict)
-                      and isinstance(doc.get(k), str)), None)
-        if found is None:
-            raise ExecutionFailed(f"Input node {node.id}: JSON script has no `script` or `text` "
-                                  "string", "InvalidInput")
-        text = found
-    return text
+    found = next((doc[k] for k in ("script", "text") if isinstance(doc, dict)
+                  and isinstance(doc.get(k), str)), None)
+    if found is None:
+        raise ExecutionFailed(f"Input node {node.id}: JSON script has no `script` or `text` "
+                              "string", "InvalidInput")
+    return str(found)
 
 
 def fingerprint(*parts: Any) -> str:

@@ -57,9 +57,9 @@ class TalkingHeadExecutor(Executor):
         if audio is None:
             raise ExecutionFailed("generate-talking-head needs an `audio` input",
                                   "InvalidInput")
-        audio_key = input_key(audio, ("audio",))
+        audio_key = input_key(ctx, audio, ("audio",))
         background = slot_input(ctx, "background")
-        bg_key = input_key(background, ("image",)) if background else None
+        bg_key = input_key(ctx, background, ("image",)) if background else None
         info = ctx.store.stat(audio_key)
         # The audio object's identity (etag, time), so a re-made voiceover is a new request.
         fp = fingerprint(config.model_dump(exclude={"test"}), audio_key,
