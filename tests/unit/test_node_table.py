@@ -61,3 +61,20 @@ def test_estimates_follow_the_price_table():
     assert costs.estimate("no-such-type", {}) == 0.0
     assert costs.estimate("generate-voiceover", "garbage") > 0  # editor defaults apply
     assert costs.PRICES["version"] and costs.PRICES["figures_as_of"]
+
+
+def test_animation_costs_follow_duration_mapping_model_resolution_and_audio():
+    assert costs.nearest_duration(5, costs.VEO_DURATIONS) == 6  # ties go up
+    assert costs.nearest_duration(3, costs.VEO_DURATIONS) == 4
+    assert costs.nearest_duration(30, costs.VEO_DURATIONS) == 8
+    std = costs.estimate("generate-animation", {"provider": "veo3", "duration": 8})
+    fast = costs.estimate("generate-animation", {"provider": "veo3", "duration": 8,
+                                                 "model": "veo-3.1-fast-generate-001"})
+    silent = costs.estimate("generate-animation", {"provider": "veo3", "duration": 8,
+                                                   "backend": "vertex", "generateAudio": False})
+    big = costs.estimate("generate-animation", {"provider": "veo3", "duration": 8,
+                                                "resolution": "4k"})
+    assert fast < silent < std < big
+    runway = costs.estimate("generate-animation", {"provider": "runway", "duration": 5})
+    assert runway == pytest.approx(5 * 12 * 0.01)  # gen4.5: 12 credits/s at $0.01
+    assert costs.estimate("generate-animation", {"provider": "stability"}) > 0

@@ -200,3 +200,64 @@ def test_heygen_contract_against_the_emulator(tmp_path):
     assert err.value.status == 404 and err.value.code == "not_found"
     assert heygen.resolution_for(1920, 1080) == ("1080p", "16:9")
     assert heygen.resolution_for(720, 1280) == ("720p", "9:16")
+
+
+def test_gemini_and_vertex_veo_contracts_against_the_emulator(tmp_path):
+    from video_dagster.emulators import veo as veo_emu
+    from video_dagster.resources.providers import veo
+
+    state = veo_emu.VeoState(api_key="k", vertex_token="tok", render_seconds=0.0)
+    app = TestClient(veo_emu.build_app(state), base_url="http://veo.test")
+    state.base_url = "http://veo.test"
+    retry = RetryPolicy(attempts=3, base_delay=0.01)
+    gemini = veo.GeminiVeoClient(ProviderHTTP("veo", "http://veo.test", {"x-goog-api-key": "k"},
+                                              app, retry, parse_error=veo.parse_error))
+    name = gemini.submit("veo-3.1-generate-preview", {"prompt": "a boat"},
+                         {"durationSeconds": 4, "aspectRatio": "16:9"})
+    assert name.startswith("models/veo-3.1-generate-preview/operations/")
+    op = gemini.get(name)
+    assert op.done and op.uris and op.uris[0].endswith(":download?alt=media")
+    assert gemini.download(op.uris[0], tmp_path / "g.mp4") > 0  # through the 302
+    with pytest.raises(ProviderError) as err:
+        gemini.submit("veo-3.0-generate-001", {"prompt": "x"}, {"durationSeconds": 4})
+    assert err.value.status == 404 and err.value.code == "NOT_FOUND"
+    vertex = veo.VertexVeoClient(ProviderHTTP("vertex", "http://veo.test",
+                                              {"Authorization": "Bearer tok"}, app, retry,
+                                              parse_error=veo.parse_error), "proj", "us-central1")
+    name = vertex.submit("veo-3.1-generate-001", {"prompt": "a boat"}, {"durationSeconds": 6})
+    assert name.startswith("projects/proj/locations/us-central1/publishers/google/models/")
+    op = vertex.get(name)
+    assert op.done and op.inline and op.inline[0][4:8] == b"ftyp"
+    state.rai_next = 1
+    filtered = gemini.get(gemini.submit("veo-3.1-generate-preview", {"prompt": "x"},
+                                        {"durationSeconds": 4}))
+    assert filtered.done and not filtered.uris and filtered.rai_filtered == 1
+    vertex.http.auth_headers = {"Authorization": "Bearer wrong"}
+    with pytest.raises(ProviderError) as err:
+        vertex.submit("veo-3.1-generate-001", {"prompt": "x"}, {"durationSeconds": 4})
+    assert err.value.status == 401 and "wrong" not in str(err.value)
+
+
+def test_runway_contract_against_the_emulator(tmp_path):
+    from video_dagster.emulators import runway as rw_emu
+    from video_dagster.resources.providers import runway
+
+    state = rw_emu.RunwayState(api_key="k", render_seconds=0.0, throttled_polls=1)
+    app = TestClient(rw_emu.build_app(state), base_url="http://rw.test")
+    state.base_url = "http://rw.test"
+    headers = {"Authorization": "Bearer k", "X-Runway-Version": runway.API_VERSION}
+    client = runway.RunwayClient(ProviderHTTP("runway", "http://rw.test", headers, app,
+                                              RetryPolicy(attempts=3, base_delay=0.01),
+                                              parse_error=runway.parse_error))
+    task_id = client.submit({"model": "gen4.5", "promptText": "a boat", "duration": 2,
+                             "ratio": "1280:720"})
+    assert client.get(task_id).status == "THROTTLED"
+    done = client.get(task_id)
+    assert done.status == "SUCCEEDED" and done.outputs
+    assert client.download(done, tmp_path / "r.mp4") > 0
+    with pytest.raises(ProviderError, match="duration must be one of"):
+        client.submit({"model": "veo3", "promptText": "x", "duration": 5})
+    client.http.auth_headers = {"Authorization": "Bearer k"}  # no version header
+    with pytest.raises(ProviderError, match="X-Runway-Version") as err:
+        client.get(task_id)
+    assert err.value.status == 400

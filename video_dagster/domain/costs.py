@@ -55,11 +55,23 @@ def heygen_cost(seconds: float, avatar: str = "avatar") -> Cost:
     return _cost(round(seconds, 3), "second", float(rates.get(avatar, rates["avatar"])))
 
 
-def veo_cost(seconds: float, model: str) -> Cost:
-    """Cost of `seconds` of Veo output (fast/lite models are cheaper)."""
-    rates = PRICES["veo"]["usd_per_second"]
+VEO_DURATIONS: tuple[int, ...] = tuple(int(d) for d in PRICES["veo"]["durations"])
+"""Clip lengths Veo makes; a request is mapped to the nearest (ties go up)."""
+
+
+def nearest_duration(requested: int, allowed: tuple[int, ...]) -> int:
+    """The allowed duration closest to `requested` (ties go to the longer one)."""
+    return min(allowed, key=lambda d: (abs(d - requested), -d))
+
+
+def veo_cost(seconds: float, model: str, resolution: str = "720p", audio: bool = True) -> Cost:
+    """Cost of `seconds` of Veo output: rate by model tier and audio, times the resolution's
+    multiplier (fast/lite models and silent clips are cheaper)."""
+    table = PRICES["veo"]
+    rates = table["usd_per_second" if audio else "usd_per_second_without_audio"]
     tier = "lite" if "lite" in model else "fast" if "fast" in model else "default"
-    return _cost(seconds, "second", float(rates[tier]))
+    multiplier = float(table["resolution_multiplier"].get(resolution, 1.0))
+    return _cost(seconds, "second", float(rates[tier]) * multiplier)
 
 
 def runway_cost(seconds: float, model: str, audio: bool = True) -> Cost:
@@ -88,8 +100,10 @@ def _animation(config: cfg.NodeConfig) -> float:
     if config.provider == "stability":
         return float(PRICES["flat_estimates"]["stability"])
     if config.provider == "runway" or config.backend == "runway":
-        return runway_cost(config.duration, config.model or "gen4.5").amount
-    return veo_cost(config.duration, config.model or "veo-3.1-generate").amount
+        return runway_cost(config.duration, config.model or "gen4.5", audio=False).amount
+    seconds = nearest_duration(config.duration, VEO_DURATIONS)
+    return veo_cost(seconds, config.model or "veo-3.1-generate", config.resolution,
+                    config.generate_audio is not False).amount
 
 
 def _flat(node_type: str) -> Callable[[cfg.NodeConfig], float]:

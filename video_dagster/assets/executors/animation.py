@@ -58,11 +58,6 @@ class Plan:
     fingerprint: str
 
 
-def nearest(requested: int, allowed: tuple[int, ...]) -> int:
-    """The allowed duration closest to `requested` (ties go to the longer one)."""
-    return min(allowed, key=lambda d: (abs(d - requested), -d))
-
-
 def _plan(ctx: ExecutionContext) -> Plan:
     config = typed_config(ctx, AnimationConfig)
     if config.provider == "stability":
@@ -83,7 +78,7 @@ def _plan(ctx: ExecutionContext) -> Plan:
     image = slot_input(ctx, "referenceImage")
     image_key = input_key(ctx, image, ("image",)) if image else None
     info = ctx.store.stat(image_key) if image_key else None
-    seconds = nearest(config.duration, allowed)
+    seconds = costs.nearest_duration(config.duration, allowed)
     fp = fingerprint(backend, model, seconds, prompt, config.model_dump(), image_key,
                      (info.size, info.etag) if info else None)
     return Plan(config, backend, model, config.duration, seconds, prompt, image_key, fp)
@@ -187,7 +182,9 @@ class AnimationExecutor(Executor):
             ctx.store.put_file(key, local, content_type="video/mp4")
             size = local.stat().st_size
         cost = (costs.runway_cost(media.duration, plan.model, audio=False)
-                if plan.backend == "runway" else costs.veo_cost(media.duration, plan.model))
+                if plan.backend == "runway" else costs.veo_cost(
+                    media.duration, plan.model, plan.config.resolution,
+                    plan.backend == "gemini" or plan.config.generate_audio is not False))
         ctx.lifecycle.updated(ctx.node.id, {
             "costDetail": cost.as_metadata(),
             **job_record(plan.backend, job.job_id, plan.fingerprint, "completed")},

@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 
+from video_dagster.domain.costs import VEO_DURATIONS
 from video_dagster.resources.providers.base import ProviderError, ProviderHTTP
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
-DURATIONS = (4, 6, 8)
+DURATIONS = VEO_DURATIONS
 
 
 def parse_error(response: httpx.Response) -> tuple[str, str]:
