@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check video_dagster lambdas tests bench
-	$(BIN)/mypy --strict video_dagster/domain lambdas
+	$(BIN)/mypy --strict video_dagster/domain video_dagster/resources video_dagster/assets/executors lambdas
 
 test: $(STAMP) lint
 	$(BIN)/pytest

@@ -1,33 +1,28 @@
-"""The `video` code location: the one place Definitions are assembled and resources chosen."""
+"""The `video` code location: the one place Definitions are assembled and resources chosen.
+
+No environment variable is read at import time: the resources below read theirs when a run (or
+sensor tick) first uses them, so one loaded location follows the environment it runs in.
+"""
 
 from __future__ import annotations
-
-import os
 
 from dagster import AssetKey, Definitions
 
 from video_dagster.assets.loader import PipelineGraphLoader
 from video_dagster.resources.database import DatabaseResource
-from video_dagster.resources.lambda_invoker import LambdaInvokerResource
-from video_dagster.resources.object_store import ObjectStoreResource
+from video_dagster.resources.from_env import EnvLambdaInvokerResource, EnvObjectStoreResource
+from video_dagster.resources.providers.resource import ProvidersResource
 
 
 def build_resources() -> dict[str, object]:
-    """Resources from the environment (see README's environment table); defaults run locally."""
-    env = os.environ
+    """Resources configured from the environment at run time; defaults run locally."""
     return {
-        "database": DatabaseResource(url=env.get("DATABASE_URL") or None),
-        "object_store": ObjectStoreResource(
-            backend="s3" if env.get("VIDEO_STORE_BACKEND") == "s3" else "local",
-            bucket=env.get("VIDEO_STORE_BUCKET") or "video-dagster",
-            endpoint_url=env.get("VIDEO_STORE_ENDPOINT_URL") or None,
-            region_name=env.get("AWS_REGION") or None,
-        ),
-        "lambda_invoker": LambdaInvokerResource(
-            mode="aws" if env.get("VIDEO_LAMBDA_MODE") == "aws" else "local",
-            function_prefix=env.get("VIDEO_LAMBDA_PREFIX") or "",
-            region_name=env.get("AWS_REGION") or None,
-        ),
+        "database": DatabaseResource(),  # DATABASE_URL, else the embedded server
+        "object_store": EnvObjectStoreResource(),
+        "lambda_invoker": EnvLambdaInvokerResource(),
+        # ELEVENLABS_API_KEY, HEYGEN_API_KEY (and *_BASE_URL); without a key the bundled
+        # emulators serve that provider.
+        "providers": ProvidersResource(),
     }
 
 

@@ -34,7 +34,8 @@ def test_create_valid_node_and_estimated_cost(engine):
     nid = make_node(engine, pid, type="generate-animation", config={"provider": "veo3"})
     row = node_row(engine, nid)
     assert row.is_valid and row.validation_errors == {}
-    assert pipeline_meta(engine, pid)["estimatedTotalCost"] == 0.75
+    # 5 s maps to Veo's nearest 6 s, at $0.40/s (domain/prices.json)
+    assert pipeline_meta(engine, pid)["estimatedTotalCost"] == 2.4
 
 
 def test_update_replaces_wholesale_and_resets_status(engine):

@@ -8,7 +8,7 @@ a completed node; any other run — a materialization or backfill launched from 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,24 +19,30 @@ from dagster._utils.interrupts import capture_interrupts
 from video_dagster.assets import callbacks
 from video_dagster.assets.executors import executor_for
 from video_dagster.assets.executors.base import (
+    Completed,
     ExecutionContext,
     ExecutionFailed,
+    Executor,
     InputNode,
     NodeRow,
+    Polling,
+    Progress,
     Submitted,
 )
 from video_dagster.db import validation
 from video_dagster.db.lifecycle import DEFAULT_TIMEOUT, Applied, Lifecycle
+from video_dagster.domain.configs import ConfigError
 from video_dagster.domain.keys import FORCE_TAG, TRIGGER_AUTO, TRIGGER_TAG
 from video_dagster.domain.readiness import readiness_reason
 from video_dagster.domain.snapshot import NodeSkeleton
 from video_dagster.domain.validation import referenced_ids
+from video_dagster.resources.providers.base import ProviderError
 
 READ_NODE = sa.text(
     """
     SELECT n.id::text AS id, n.pipeline_id::text AS pipeline_id, n.title, n.type, n.inputs,
            n.config, n.asset, n.status, n.is_valid, n.validation_errors, n.output,
-           n.structure_version, p.config AS pipeline_config
+           n.structure_version, p.config AS pipeline_config, n.metadata
     FROM video_production_nodes n JOIN video_production_pipelines p ON p.id = n.pipeline_id
     WHERE n.id = CAST(:id AS uuid)
     """
@@ -143,18 +149,26 @@ def materialize_node(context: AssetExecutionContext, node: NodeSkeleton) -> Mate
             node=row, slots=_slots(row, inputs), process_uuid=process, store=store,
             invoker=res.lambda_invoker.get_invoker(), lifecycle=lifecycle, log=context.log,
             deadline=datetime.now(UTC) + executor.timeout,
+            providers=_providers(res),
         )
         outcome = executor.run(ctx)
         if isinstance(outcome, Submitted):
             lifecycle.updated(row.id, {"stage": "submitted", **outcome.details}, process)
             return _wait(context, ctx, outcome)
+        if isinstance(outcome, Polling):
+            # Recorded before waiting: a retry or re-run finds the job and resumes it.
+            lifecycle.updated(row.id, {**outcome.details, "job_id": outcome.job_id,
+                                       "stage": outcome.stage}, process)
+            outcome = _poll(ctx, executor, outcome)
         done = lifecycle.succeeded(row.id, outcome.output, process, cost=outcome.cost)
         if not isinstance(done, Applied):
             raise Failure(f"{row.title}: result discarded, {done.reason}", allow_retries=False)
         return _result(row.id, process, outcome.output, store, outcome.cost)
-    except ExecutionFailed as exc:
-        lifecycle.failed(row.id, str(exc), process, exc.error_type)
-        raise Failure(f"{row.title} failed: {exc}", allow_retries=False) from exc
+    except (ExecutionFailed, ProviderError, ConfigError) as exc:
+        error_type = (exc.error_type if isinstance(exc, ExecutionFailed) else
+                      f"Provider:{exc.code}" if isinstance(exc, ProviderError) else "InvalidConfig")
+        lifecycle.failed(row.id, str(exc), process, error_type)
+        raise Failure(f"{row.title} failed: {exc}", allow_retries=False) from None
     except Failure:
         raise
     except BaseException as exc:
@@ -167,6 +181,54 @@ def materialize_node(context: AssetExecutionContext, node: NodeSkeleton) -> Mate
                 reason = "the run was interrupted (terminated or its worker stopped)"
             lifecycle.failed(row.id, f"execution aborted: {reason}", process, "Aborted")
         raise
+
+
+def _providers(res: Any) -> Any:
+    """The provider clients, when the location binds a `providers` resource."""
+    resource = getattr(res, "providers", None)
+    return resource.get_providers() if resource is not None else None
+
+
+def _poll(ctx: ExecutionContext, executor: Executor, job: Polling) -> Completed:
+    """Poll a provider job with growing delays until it completes, fails or passes its deadline;
+    stage and progress go to the node's metadata as they change."""
+    try:
+        return _poll_until_done(ctx, executor, job)
+    except DagsterExecutionInterruptedError:
+        # The run was terminated: stop the paid job where the provider can.
+        with capture_interrupts():
+            try:
+                executor.cancel(ctx, job)
+            except Exception as exc:  # the abort is recorded either way
+                ctx.log.warning(f"could not cancel job {job.job_id}: {exc}")
+        raise
+
+
+def _poll_until_done(ctx: ExecutionContext, executor: Executor, job: Polling) -> Completed:
+    policy = executor.poll_policy(ctx)
+    deadline = min(ctx.deadline, datetime.now(UTC) + timedelta(seconds=policy.timeout))
+    delay, shown = policy.interval, (job.stage, None)
+    while True:
+        seen = executor.poll(ctx, job)
+        if isinstance(seen, Completed):
+            return seen
+        assert isinstance(seen, Progress)
+        if (seen.stage, seen.progress) != shown:
+            shown = (seen.stage, seen.progress)
+            meta: dict[str, Any] = {"stage": seen.stage}
+            if seen.progress is not None:
+                meta["progress"] = seen.progress
+            if not isinstance(ctx.lifecycle.updated(ctx.node.id, meta, ctx.process_uuid),
+                              Applied):
+                raise Failure(f"{ctx.node.title}: execution superseded (structure changed or "
+                              "another execution started)", allow_retries=False)
+        if datetime.now(UTC) >= deadline:
+            raise ExecutionFailed(
+                f"timed out waiting for job {job.job_id} (still {seen.stage} at "
+                f"{deadline.isoformat(timespec='seconds')}); a re-run resumes the same job",
+                "Timeout")
+        time.sleep(delay)
+        delay = policy.next(delay)
 
 
 def _wait(context: AssetExecutionContext, ctx: ExecutionContext,

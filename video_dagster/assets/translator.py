@@ -22,9 +22,10 @@ from dagster._core.definitions.input import InputDefinition
 from dagster_shared.record import replace
 
 from video_dagster.domain.keys import asset_key_path, group_name
+from video_dagster.domain.nodes import LEGACY_TYPE_NAMES, NODE_TYPES
 from video_dagster.domain.snapshot import GraphSnapshot, NodeSkeleton, PipelineSkeleton
 
-REQUIRED_RESOURCE_KEYS = frozenset({"database", "object_store", "lambda_invoker"})
+REQUIRED_RESOURCE_KEYS = frozenset({"database", "object_store", "lambda_invoker", "providers"})
 TAG_TYPE = "video/type"
 TAG_PROVIDER = "video/provider"
 TAG_PIPELINE_ID = "video/pipeline_id"
@@ -33,16 +34,9 @@ LOCAL_PROVIDER = "local"
 UNKNOWN_PROVIDER = "unknown"
 """Provider label of executable nodes without a provider (invalid, but they must still load)."""
 
-_KIND_BY_TYPE = {
-    "asset": "file",
-    "generate-voiceover": "audio",
-    "generate-talking-head": "video",
-    "talking-head": "video",
-    "generate-animation": "video",
-    "render-code": "video",
-    "mix-audio": "video",
-    "merge-videos": "video",
-    "compose-video": "video",
+# Kinds come from the type table (domain/nodes.py), legacy spellings included.
+_KIND_BY_TYPE = {name: spec.kind for name, spec in NODE_TYPES.items()} | {
+    legacy: NODE_TYPES[name].kind for legacy, name in LEGACY_TYPE_NAMES.items()
 }
 # Dagster's strict tag values and kind names (`dagster/kind/<kind>` keys) allow only these.
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")

@@ -1,29 +1,129 @@
-"""Estimated cost per node (USD), used for the pipeline's estimatedTotalCost."""
+"""Costs from the versioned price table (prices.json): actual cost per call and estimates."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
-# List prices per typical call, rounded; real costs come back from executors as metadata.cost.
-_BASE: dict[str, float] = {
-    "asset": 0.0,
-    "generate-talking-head": 1.0,
-    "talking-head": 1.0,
-    "generate-voiceover": 0.05,
-    "generate-animation": 0.5,
-    "render-code": 0.01,
-    "mix-audio": 0.002,
-    "merge-videos": 0.002,
-    "compose-video": 0.002,
+from video_dagster.domain import configs as cfg
+from video_dagster.domain.nodes import node_type_of
+
+PRICES: Mapping[str, Any] = json.loads(
+    resources.files("video_dagster.domain").joinpath("prices.json").read_text()
+)
+"""The price table (read from package data, never from the environment)."""
+
+
+@dataclass(frozen=True)
+class Cost:
+    """One execution's cost: `amount` (USD) = `quantity` `unit`s times `rate`."""
+
+    amount: float
+    unit: str
+    quantity: float
+    rate: float
+    currency: str = "USD"
+
+    def as_metadata(self) -> dict[str, Any]:
+        """`metadata.costDetail`: amount, currency, unit, quantity, rate, table version."""
+        return {"amount": self.amount, "currency": self.currency, "unit": self.unit,
+                "quantity": self.quantity, "rate": self.rate,
+                "priceTable": str(PRICES["version"])}
+
+
+def _cost(quantity: float, unit: str, rate: float) -> Cost:
+    return Cost(round(quantity * rate, 6), unit, quantity, rate)
+
+
+def elevenlabs_credits_per_character(model_id: str) -> float:
+    """Credits billed per character by a model (Flash/Turbo 0.5, others 1)."""
+    table = PRICES["elevenlabs"]["credits_per_character"]
+    return float(table.get(model_id, table["default"]))
+
+
+def elevenlabs_cost(credits: float) -> Cost:
+    """Cost of `credits` ElevenLabs credits (the `character-cost` response header)."""
+    return _cost(credits, "credit", float(PRICES["elevenlabs"]["usd_per_credit"]))
+
+
+def heygen_cost(seconds: float, avatar: str = "avatar") -> Cost:
+    """Cost of `seconds` of billed HeyGen output video."""
+    rates = PRICES["heygen"]["usd_per_second"]
+    return _cost(round(seconds, 3), "second", float(rates.get(avatar, rates["avatar"])))
+
+
+VEO_DURATIONS: tuple[int, ...] = tuple(int(d) for d in PRICES["veo"]["durations"])
+"""Clip lengths Veo makes; a request is mapped to the nearest (ties go up)."""
+
+
+def nearest_duration(requested: int, allowed: tuple[int, ...]) -> int:
+    """The allowed duration closest to `requested` (ties go to the longer one)."""
+    return min(allowed, key=lambda d: (abs(d - requested), -d))
+
+
+def veo_cost(seconds: float, model: str, resolution: str = "720p", audio: bool = True) -> Cost:
+    """Cost of `seconds` of Veo output: rate by model tier and audio, times the resolution's
+    multiplier (fast/lite models and silent clips are cheaper)."""
+    table = PRICES["veo"]
+    rates = table["usd_per_second" if audio else "usd_per_second_without_audio"]
+    tier = "lite" if "lite" in model else "fast" if "fast" in model else "default"
+    multiplier = float(table["resolution_multiplier"].get(resolution, 1.0))
+    return _cost(seconds, "second", float(rates[tier]) * multiplier)
+
+
+def runway_cost(seconds: float, model: str, audio: bool = True) -> Cost:
+    """Cost of `seconds` of Runway output in credits converted to USD."""
+    table = PRICES["runway"]["credits_per_second"]
+    credits = table.get(model if audio else f"{model}:noaudio", table.get(model, 12))
+    return _cost(seconds, "second", float(credits) * float(PRICES["runway"]["usd_per_credit"]))
+
+
+_ASSUME = PRICES["estimate_assumptions"]
+
+
+def _voiceover(config: cfg.NodeConfig) -> float:
+    assert isinstance(config, cfg.VoiceoverConfig)
+    chars = len(config.text) if config.text else int(_ASSUME["voiceover_characters"])
+    return elevenlabs_cost(chars * elevenlabs_credits_per_character(config.model_id)).amount
+
+
+def _talking_head(config: cfg.NodeConfig) -> float:
+    # Billed seconds ≈ the voiceover's seconds, unknown before it runs: assume a typical length.
+    return heygen_cost(float(_ASSUME["talking_head_seconds"])).amount
+
+
+def _animation(config: cfg.NodeConfig) -> float:
+    assert isinstance(config, cfg.AnimationConfig)
+    if config.provider == "stability":
+        return float(PRICES["flat_estimates"]["stability"])
+    if config.provider == "runway" or config.backend == "runway":
+        return runway_cost(config.duration, config.model or "gen4.5", audio=False).amount
+    seconds = nearest_duration(config.duration, VEO_DURATIONS)
+    return veo_cost(seconds, config.model or "veo-3.1-generate", config.resolution,
+                    config.generate_audio is not False).amount
+
+
+def _flat(node_type: str) -> Callable[[cfg.NodeConfig], float]:
+    return lambda _config: float(PRICES["flat_estimates"].get(node_type, 0.0))
+
+
+ESTIMATORS: Mapping[str, Callable[[cfg.NodeConfig], float]] = {
+    "voiceover": _voiceover, "talking_head": _talking_head, "animation": _animation,
 }
-_ANIMATION: dict[str, float] = {"veo3": 0.75, "runway": 0.5, "stability": 0.2}
+"""Estimator by name (the type table's `estimator`); `flat` uses `flat_estimates`."""
 
 
 def estimate(node_type: Any, config: Any) -> float:
-    """A rough per-execution estimate; unknown types cost nothing. Never raises."""
-    if not isinstance(node_type, str):
+    """USD estimate of one execution from the type's estimator; 0 when unknown. Never raises."""
+    spec = node_type_of(node_type)
+    if spec is None:
         return 0.0
-    provider = config.get("provider") if isinstance(config, dict) else None
-    if node_type == "generate-animation" and isinstance(provider, str):
-        return _ANIMATION.get(provider, _BASE[node_type])
-    return _BASE.get(node_type, 0.0)
+    try:
+        parsed = cfg.parse(spec.config_model, config)
+    except cfg.ConfigError:
+        return 0.0  # invalid config: the node cannot run, so it costs nothing
+    estimator = ESTIMATORS.get(spec.estimator) or _flat(spec.name)
+    return round(estimator(parsed), 6)

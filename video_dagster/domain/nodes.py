@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
+from video_dagster.domain import configs as cfg
+
 FieldKind = Literal["string", "integer", "number", "boolean", "array", "hash"]
 
 LEGACY_TYPE_NAMES: Mapping[str, str] = MappingProxyType({"talking-head": "generate-talking-head"})
@@ -35,11 +37,18 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class NodeType:
-    """A node type: its slots and config fields, both in the order errors are reported."""
+    """One row of the type table: slots and config fields (in the order errors are reported),
+    typed config model, output kind, executor name and cost estimator name."""
 
     name: str
     slots: tuple[SlotSpec, ...]
     fields: tuple[FieldSpec, ...]
+    config_model: type[cfg.NodeConfig] = cfg.NodeConfig
+    kind: str = "video"
+    # Registry name in assets/executors (the registry maps it to an executor instance).
+    executor: str | None = None
+    # Name in domain/costs.ESTIMATORS.
+    estimator: str = "flat"
 
     @property
     def providers(self) -> tuple[str, ...]:
@@ -48,6 +57,10 @@ class NodeType:
             if spec.name == "provider":
                 return spec.allowed or ()
         return ()
+
+    def pool(self, provider: str | None) -> str:
+        """Concurrency pool: `video_local` for in-process types, else one pool per provider."""
+        return "video_local" if not self.providers else f"video_{provider or 'unknown'}"
 
     def slot(self, name: str) -> SlotSpec | None:
         """The slot called `name`, if this type has one."""
@@ -67,7 +80,8 @@ def _ints(*names: str) -> tuple[FieldSpec, ...]:
 
 
 _TYPES = (
-    NodeType("asset", slots=(), fields=()),
+    NodeType("asset", slots=(), fields=(), config_model=cfg.AssetConfig, kind="file",
+             executor="asset"),
     NodeType(
         "generate-talking-head",
         slots=(_single("audio", required=True), _single("background")),
@@ -75,12 +89,23 @@ _TYPES = (
             _provider("heygen"),
             FieldSpec("avatarId", "string", required=True),
             *_ints("width", "height"),
+            FieldSpec("background", "string"),
         ),
+        config_model=cfg.TalkingHeadConfig, executor="generate-talking-head",
+        estimator="talking_head",
     ),
     NodeType(
         "generate-animation",
         slots=(_single("prompt"), _single("referenceImage")),
-        fields=(_provider("veo3", "runway", "stability"),),
+        fields=(
+            _provider("veo3", "runway", "stability"),
+            FieldSpec("backend", "string", allowed=("gemini", "vertex", "runway")),
+            *_ints("duration", "seed"),
+            *(FieldSpec(n, "string") for n in ("aspectRatio", "style", "model", "resolution",
+                                               "negativePrompt", "prompt")),
+            FieldSpec("generateAudio", "boolean"),
+        ),
+        config_model=cfg.AnimationConfig, executor="generate-animation", estimator="animation",
     ),
     NodeType(
         "generate-voiceover",
@@ -92,7 +117,14 @@ _TYPES = (
             # ElevenLabs voice settings are fractions (0.0-1.0), so they are numbers, not integers.
             FieldSpec("stability", "number"),
             FieldSpec("similarityBoost", "number"),
+            FieldSpec("style", "number"),
+            FieldSpec("useSpeakerBoost", "boolean"),
+            FieldSpec("speed", "number"),
+            FieldSpec("outputFormat", "string"),
+            FieldSpec("text", "string"),
         ),
+        config_model=cfg.VoiceoverConfig, kind="audio", executor="generate-voiceover",
+        estimator="voiceover",
     ),
     NodeType(
         "render-code",
@@ -100,16 +132,19 @@ _TYPES = (
         # `native` is this project's own renderer (`builtin` its older name); `remotion` is the
         # editor's original one, rendered natively until a Remotion deployment is configured.
         fields=(_provider("remotion", "builtin", "native"),),
+        config_model=cfg.RenderCodeConfig, executor="render-code",
     ),
     NodeType(
         "mix-audio",
         slots=(_single("video", required=True), _single("audio", required=True)),
         fields=(_provider("ffmpeg"),),
+        config_model=cfg.MixAudioConfig, executor="mix-audio",
     ),
     NodeType(
         "merge-videos",
         slots=(SlotSpec("segments", multiple=True, required=True, min_items=2),),
         fields=(_provider("ffmpeg"),),
+        config_model=cfg.MergeVideosConfig, executor="merge-videos",
     ),
     NodeType(
         "compose-video",
@@ -119,13 +154,14 @@ _TYPES = (
             FieldSpec("rounded", "boolean", required=True),
             *_ints("cropTop", "cropLeft", "cropWidth", "cropHeight"),
         ),
+        config_model=cfg.ComposeVideoConfig, executor="compose-video",
     ),
 )
 
 NODE_TYPES: Mapping[str, NodeType] = MappingProxyType({t.name: t for t in _TYPES})
 """Every canonical node type by name."""
 
-EXECUTABLE_TYPES: frozenset[str] = frozenset(NODE_TYPES)
+EXECUTABLE_TYPES: frozenset[str] = frozenset(t.name for t in _TYPES if t.executor)
 """Types the orchestrator executes: all of them, `asset` included (it checks/stores its source)."""
 
 PROVIDER_TYPES: frozenset[str] = frozenset(t.name for t in _TYPES if t.providers)
@@ -157,3 +193,11 @@ def provider_of(node_type: Any, config: Any) -> str | None:
     if isinstance(provider, str) and provider in spec.providers:
         return provider
     return None
+
+
+def parse_config(node_type: str, config: Any) -> cfg.NodeConfig:
+    """The node's config as its type's typed model; ConfigError (a ValueError) when it is bad."""
+    spec = node_type_of(node_type)
+    if spec is None:
+        raise cfg.ConfigError(f"Unknown node type: {node_type}")
+    return cfg.parse(spec.config_model, config)

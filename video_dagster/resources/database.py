@@ -9,7 +9,7 @@ from pydantic import Field
 from video_dagster.db.lifecycle import Lifecycle
 
 
-class DatabaseResource(ConfigurableResource):
+class DatabaseResource(ConfigurableResource):  # type: ignore[type-arg]
     """Pipeline database access: engine and the row-locked lifecycle."""
 
     url: str | None = Field(

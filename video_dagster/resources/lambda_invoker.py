@@ -284,7 +284,7 @@ def _default_home() -> Path:
     return home_dir()
 
 
-class LambdaInvokerResource(ConfigurableResource):
+class LambdaInvokerResource(ConfigurableResource):  # type: ignore[type-arg]
     """Chooses how Lambda functions are started."""
 
     mode: Literal["local", "aws"] = Field(

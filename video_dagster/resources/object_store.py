@@ -481,7 +481,7 @@ def _default_home() -> Path:
     return home_dir()
 
 
-class ObjectStoreResource(ConfigurableResource):
+class ObjectStoreResource(ConfigurableResource):  # type: ignore[type-arg]
     """Chooses and configures the object store backend."""
 
     backend: Literal["local", "s3"] = Field(

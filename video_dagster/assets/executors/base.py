@@ -11,6 +11,7 @@ from typing import Any
 from video_dagster.db.lifecycle import Lifecycle
 from video_dagster.resources.lambda_invoker import LambdaInvoker
 from video_dagster.resources.object_store import ObjectStore
+from video_dagster.resources.providers.base import PollPolicy
 
 
 class ExecutionFailed(Exception):
@@ -49,6 +50,7 @@ class NodeRow:
     output: dict[str, Any] | None
     structure_version: int
     pipeline_config: dict[str, Any]
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class ExecutionContext:
     lifecycle: Lifecycle
     log: logging.Logger | Any
     deadline: datetime
+    # The provider clients (resources/providers Providers); None where no provider is bound.
+    providers: Any = None
 
     def output_key(self, name: str) -> str:
         """`pipelines/<p>/nodes/<n>/<name>`."""
@@ -87,11 +91,44 @@ class Submitted:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Polling:
+    """Submitted to (or resumed on) a provider job that the asset polls through `poll`.
+
+    `details` are merged into the node's metadata together with `job_id` and `stage` before the
+    first poll, so a later execution can resume the job instead of paying for another.
+    """
+
+    job_id: str
+    stage: str = "submitted"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A provider job still running: what the editor shows as `metadata.stage`/`progress`."""
+
+    stage: str
+    progress: float | None = None
+
+
 class Executor(ABC):
     """Produces one node type's output."""
 
     timeout: timedelta = timedelta(minutes=30)
 
     @abstractmethod
-    def run(self, ctx: ExecutionContext) -> Completed | Submitted:
+    def run(self, ctx: ExecutionContext) -> Completed | Submitted | Polling:
         """Do (or submit) the work; raise ExecutionFailed with a clear reason."""
+
+    def poll(self, ctx: ExecutionContext, job: Polling) -> Completed | Progress:
+        """One look at a submitted provider job (executors returning Polling override this)."""
+        raise ExecutionFailed(f"{type(self).__name__} cannot poll jobs", "NoPoll")
+
+    def cancel(self, ctx: ExecutionContext, job: Polling) -> None:
+        """Stop a provider job when the run is terminated (where the provider can)."""
+        return None
+
+    def poll_policy(self, ctx: ExecutionContext) -> PollPolicy:
+        """How often and how long `poll` is called."""
+        return PollPolicy()

@@ -1,0 +1,1 @@
+"""Loopback emulators of the provider APIs: same contracts, real media, injectable faults."""

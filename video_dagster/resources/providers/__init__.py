@@ -1,0 +1,1 @@
+"""Provider clients on one shared HTTP base (PROVIDERS.md)."""

@@ -1,0 +1,93 @@
+"""Runway (PROVIDERS.md §5): image/text to video tasks, polled, cancellable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from video_dagster.resources.providers.base import ProviderError, ProviderHTTP
+
+DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
+API_VERSION = "2024-11-06"
+STATES = {"PENDING": "queued", "THROTTLED": "queued", "RUNNING": "running",
+          "SUCCEEDED": "succeeded", "FAILED": "failed", "CANCELLED": "failed"}
+# Allowed durations per model (seconds); others take any whole number in their range.
+DURATIONS: dict[str, tuple[int, ...]] = {
+    "veo3": (8,), "veo3.1": (4, 6, 8), "veo3.1_fast": (4, 6, 8), "gen4_turbo": (5, 10),
+    "gen4.5": tuple(range(2, 11)), "gemini_omni_flash": tuple(range(3, 11)),
+}
+RATIOS = {"16:9": "1280:720", "9:16": "720:1280", "1:1": "960:960"}
+
+
+def parse_error(response: httpx.Response) -> tuple[str, str]:
+    """Runway's `{error: "<human text>"}`."""
+    body = response.json()
+    message = body.get("error") if isinstance(body, dict) else None
+    return f"http_{response.status_code}", str(message or response.text[:300])
+
+
+@dataclass(frozen=True)
+class Task:
+    """`GET /v1/tasks/{id}` reduced."""
+
+    id: str
+    state: str
+    status: str
+    progress: float | None
+    outputs: tuple[str, ...]
+    failure: str | None
+    failure_code: str | None
+
+
+class RunwayClient:
+    """Runway with `Authorization: Bearer` and the pinned `X-Runway-Version`."""
+
+    def __init__(self, http: ProviderHTTP) -> None:
+        self.http = http
+
+    @classmethod
+    def create(cls, api_key: str, base_url: str = DEFAULT_BASE_URL, **kwargs: Any
+               ) -> RunwayClient:
+        """A client with its own connection pool."""
+        return cls(ProviderHTTP.create(
+            "runway", base_url, {"Authorization": f"Bearer {api_key}",
+                                 "X-Runway-Version": API_VERSION},
+            parse_error=parse_error, **kwargs))
+
+    def submit(self, body: dict[str, Any]) -> str:
+        """`POST /v1/image_to_video` (with promptImage) or `/v1/text_to_video` → task id."""
+        path = "/v1/image_to_video" if body.get("promptImage") else "/v1/text_to_video"
+        got = self.http.json("POST", path, billable=True, json=body)
+        if not isinstance(got, dict) or not isinstance(got.get("id"), str):
+            raise ProviderError("runway", "bad_response", "submit returned no task id")
+        return str(got["id"])
+
+    def get(self, task_id: str) -> Task:
+        """`GET /v1/tasks/{id}`."""
+        got = self.http.json("GET", f"/v1/tasks/{task_id}")
+        status = str(got.get("status") or "")
+        progress = got.get("progress")
+        return Task(task_id, STATES.get(status, "running"), status,
+                    float(progress) if isinstance(progress, int | float) else None,
+                    tuple(str(u) for u in got.get("output") or ()),
+                    got.get("failure"), got.get("failureCode"))
+
+    def cancel(self, task_id: str) -> None:
+        """`DELETE /v1/tasks/{id}`: cancel a running task."""
+        self.http.request("DELETE", f"/v1/tasks/{task_id}")
+
+    def download(self, task: Task, dest: Path) -> int:
+        """Download `output[0]`; an expired link re-polls the task for a fresh one."""
+        if not task.outputs:
+            raise ProviderError("runway", "bad_response", "succeeded task has no output")
+
+        def fresh() -> str:
+            outputs = self.get(task.id).outputs
+            if not outputs:
+                raise ProviderError("runway", "bad_response", "no fresh output URL")
+            return outputs[0]
+
+        return self.http.download(task.outputs[0], dest, refresh=fresh)

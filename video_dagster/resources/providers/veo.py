@@ -1,0 +1,133 @@
+"""Google Veo (PROVIDERS.md §4): Gemini API and Vertex AI long-running video generation."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from video_dagster.domain.costs import VEO_DURATIONS
+from video_dagster.resources.providers.base import ProviderError, ProviderHTTP
+
+GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
+DURATIONS = VEO_DURATIONS
+
+
+def parse_error(response: httpx.Response) -> tuple[str, str]:
+    """Google's `{error: {code, message, status}}`."""
+    body = response.json()
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict):
+        return str(err.get("status") or f"http_{response.status_code}"), str(
+            err.get("message") or err.get("status"))
+    return f"http_{response.status_code}", response.text[:300]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A long-running operation reduced to: done, the videos, the safety filter, the error."""
+
+    name: str
+    done: bool
+    uris: tuple[str, ...] = ()
+    inline: tuple[bytes, ...] = ()
+    gcs_uris: tuple[str, ...] = ()
+    rai_filtered: int = 0
+    rai_reasons: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def image_part(data: bytes, mime: str) -> dict[str, str]:
+    """An inline image (`bytesBase64Encoded`, the only form the Gemini API takes)."""
+    return {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": mime}
+
+
+def _operation(body: Any) -> Operation:
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+        raise ProviderError("veo", "bad_response", "operation has no name")
+    name, done = body["name"], bool(body.get("done"))
+    if not done:
+        return Operation(name, False)
+    if isinstance(body.get("error"), dict):
+        err = body["error"]
+        return Operation(name, True, error=str(err.get("message") or err.get("status")))
+    response: dict[str, Any] = body.get("response") or {}
+    # Gemini nests the samples, Vertex does not.
+    gen: dict[str, Any] = response.get("generateVideoResponse") or response
+    uris, inline, gcs = [], [], []
+    for sample in gen.get("generatedSamples") or []:
+        video = sample.get("video") or {}
+        if video.get("uri"):
+            uris.append(str(video["uri"]))
+        elif video.get("encodedVideo"):
+            inline.append(base64.b64decode(video["encodedVideo"]))
+    for video in gen.get("videos") or []:
+        if video.get("bytesBase64Encoded"):
+            inline.append(base64.b64decode(video["bytesBase64Encoded"]))
+        elif video.get("gcsUri"):
+            gcs.append(str(video["gcsUri"]))
+    return Operation(name, True, tuple(uris), tuple(inline), tuple(gcs),
+                     int(gen.get("raiMediaFilteredCount") or 0),
+                     tuple(str(r) for r in gen.get("raiMediaFilteredReasons") or ()))
+
+
+class GeminiVeoClient:
+    """Veo on the Gemini API: `x-goog-api-key`, `:predictLongRunning`, GET the operation."""
+
+    def __init__(self, http: ProviderHTTP) -> None:
+        self.http = http
+
+    @classmethod
+    def create(cls, api_key: str, base_url: str = GEMINI_BASE_URL, **kwargs: Any
+               ) -> GeminiVeoClient:
+        """A client with its own connection pool."""
+        return cls(ProviderHTTP.create("veo", base_url, {"x-goog-api-key": api_key},
+                                       parse_error=parse_error, **kwargs))
+
+    def submit(self, model: str, instance: dict[str, Any], parameters: dict[str, Any]) -> str:
+        """Start a generation; returns the operation name. Billable, no idempotency key."""
+        body = self.http.json("POST", f"/v1beta/models/{model}:predictLongRunning",
+                              billable=True, json={"instances": [instance],
+                                                   "parameters": parameters})
+        return _operation(body).name
+
+    def get(self, name: str) -> Operation:
+        """`GET /v1beta/{operation name}`."""
+        return _operation(self.http.json("GET", f"/v1beta/{name}"))
+
+    def download(self, uri: str, dest: Path) -> int:
+        """The file URI needs the key and redirects to the bytes; when the redirect target has
+        expired (403/404), asking the file URI again yields a fresh one."""
+        return self.http.download(uri, dest, with_auth=True, refresh=lambda: uri)
+
+
+class VertexVeoClient:
+    """Veo on Vertex AI: OAuth bearer token, `:predictLongRunning`, `:fetchPredictOperation`."""
+
+    def __init__(self, http: ProviderHTTP, project: str, location: str) -> None:
+        self.http = http
+        self.prefix = f"/v1/projects/{project}/locations/{location}/publishers/google/models"
+
+    @classmethod
+    def create(cls, token: str, base_url: str, project: str, location: str, **kwargs: Any
+               ) -> VertexVeoClient:
+        """A client with its own connection pool."""
+        http = ProviderHTTP.create("vertex", base_url, {"Authorization": f"Bearer {token}"},
+                                   parse_error=parse_error, **kwargs)
+        return cls(http, project, location)
+
+    def submit(self, model: str, instance: dict[str, Any], parameters: dict[str, Any]) -> str:
+        """Start a generation; returns the full operation name. Billable."""
+        body = self.http.json("POST", f"{self.prefix}/{model}:predictLongRunning",
+                              billable=True, json={"instances": [instance],
+                                                   "parameters": parameters})
+        return _operation(body).name
+
+    def get(self, name: str) -> Operation:
+        """`POST {model}:fetchPredictOperation {operationName}` (a POST, not a GET)."""
+        model = name.split("/models/", 1)[1].split("/", 1)[0] if "/models/" in name else ""
+        return _operation(self.http.json("POST", f"{self.prefix}/{model}:fetchPredictOperation",
+                                         json={"operationName": name}))
