@@ -74,7 +74,8 @@ def tick(sensor: Any, instance: DagsterInstance, resources: dict[str, Any],
 
 
 def key(engine: sa.Engine, node_id: str) -> AssetKey:
-    return AssetKey(asset_key_path(str(node_row(engine, node_id).pipeline_id), node_id))
+    row = node_row(engine, node_id)
+    return AssetKey(asset_key_path(str(row.pipeline_id), node_id, row.type))
 
 
 def complete(lc: Lifecycle, node_id: str) -> None:

@@ -32,15 +32,19 @@ from video_dagster.assets.translator import (
     provider_label,
     tag_value,
 )
-from video_dagster.domain.keys import asset_key_path, group_name
+from video_dagster.domain.keys import asset_key_path, group_name, node_id_of_key
 from video_dagster.domain.snapshot import GraphSnapshot, NodeSkeleton, PipelineSkeleton
 
 SNAPSHOT_FILE = Path(__file__).parent / "snapshots" / "example_graph.json"
 STRICT_TAG_VALUE = re.compile(r"^[A-Za-z0-9_.-]{0,63}$")
 
 
+_TYPES = {n.id: n.type for p in example_snapshot().pipelines for n in p.nodes}
+
+
 def _key(pipeline: str, suffix: str) -> str:
-    return f"video/{pipeline}/{node_id(pipeline, suffix)}"
+    nid = node_id(pipeline, suffix)
+    return "/".join(asset_key_path(pipeline, nid, _TYPES[nid]))
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +56,8 @@ def graph() -> dict:
 
 def test_one_asset_per_node_keyed_by_pipeline_and_node(graph: dict) -> None:
     expected = {
-        f"video/{p.id}/{n.id}" for p in example_snapshot().pipelines for n in p.nodes
+        "/".join(asset_key_path(p.id, n.id, n.type))
+        for p in example_snapshot().pipelines for n in p.nodes
     }
     assert set(graph) == expected
     assert len(graph) == 14
@@ -79,8 +84,28 @@ def test_one_valid_group_per_pipeline(graph: dict) -> None:
 
 def test_descriptions_are_node_titles(graph: dict) -> None:
     pipelines = example_snapshot().pipelines
-    titles = {f"video/{p.id}/{n.id}": n.title for p in pipelines for n in p.nodes}
+    titles = {"/".join(asset_key_path(p.id, n.id, n.type)): n.title
+              for p in pipelines for n in p.nodes}
     assert {key: a["description"] for key, a in graph.items()} == titles
+
+
+def test_keys_say_what_the_node_is_and_survive_a_rename(graph: dict) -> None:
+    shown = {key.rsplit("/", 1)[1] for key in graph}  # what Dagster draws on a card
+    assert {name.split("_" + name[-36:])[0] for name in shown} >= {
+        "asset", "voiceover", "talking_head", "animation", "code_screen", "merge"}
+    pipeline = example_snapshot().pipelines[0]
+    node = pipeline.nodes[1]
+    renamed = PipelineSkeleton(pipeline.id, "Renamed pipeline", tuple(
+        NodeSkeleton(n.id, n.pipeline_id, "A new title" if n is node else n.title, n.type,
+                     n.provider, n.input_ids) for n in pipeline.nodes))
+    (before,) = [a for a in build_node_assets(GraphSnapshot((pipeline,)))
+                 if a.key.path[-1].endswith(node.id)]
+    (after,) = [a for a in build_node_assets(GraphSnapshot((renamed,)))
+                if a.key.path[-1].endswith(node.id)]
+    assert before.key == after.key and before.op.name == after.op.name  # history kept
+    assert after.specs_by_key[after.key].description == "A new title"
+    assert node_id_of_key(after.key.path) == node.id
+    assert node_id_of_key(["video", pipeline.id, node.id]) is None  # not a node key
 
 
 @pytest.mark.parametrize(
@@ -132,7 +157,7 @@ def test_specs_equal_what_the_public_asset_spec_constructor_builds() -> None:
     for pipeline in snapshot.pipelines:
         kept = acyclic_inputs(pipeline)
         for node in pipeline.nodes:
-            key = AssetKey(asset_key_path(pipeline.id, node.id))
+            key = AssetKey(asset_key_path(pipeline.id, node.id, node.type))
             ignored = [i for i in node.input_ids if i not in kept[node.id]]
             metadata = {"node_id": node.id, "pipeline_id": pipeline.id,
                         "pipeline_title": pipeline.title}
@@ -140,7 +165,7 @@ def test_specs_equal_what_the_public_asset_spec_constructor_builds() -> None:
                 metadata["ignored_input_ids"] = ", ".join(ignored)
             expected[key] = AssetSpec(
                 key,
-                deps=[AssetKey(asset_key_path(pipeline.id, i)) for i in kept[node.id]],
+                deps=[AssetKey(asset_key_path(pipeline.id, i, _TYPES[i])) for i in kept[node.id]],
                 description=node.title,
                 group_name=group_name(pipeline.title, pipeline.id),
                 kinds=node_kinds(node),

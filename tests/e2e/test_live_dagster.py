@@ -266,7 +266,7 @@ def test_live_dev_runs_pipelines_rerenders_reconciles_and_stops(live: Live) -> N
     text_pid = live.import_doc(json.loads((EXAMPLES_DIR / "text_assets.json").read_text()))
     cancel_pid = live.import_doc(_merge_doc("Live merge (terminated)", store))
     crash_pid = live.import_doc(_merge_doc("Live merge (worker crash)", store))
-    expected = {tuple(asset_key_path(n.pipeline_id, n.id)) for n in live.nodes()}
+    expected = {tuple(asset_key_path(n.pipeline_id, n.id, n.type)) for n in live.nodes()}
     assert len(expected) == 9
 
     # 2a. The video_control refresher reloads `video`: every new node is an asset in the UI.
@@ -293,7 +293,8 @@ def test_live_dev_runs_pipelines_rerenders_reconciles_and_stops(live: Live) -> N
         (r for r in _runs(live, runIds=[auto_run]) if r["status"] == "SUCCESS"), None), 30)
     assert _tags(run)["video/trigger"] == "auto", run
     assert {tuple(k["path"]) for k in run["assetSelection"]} == {
-        tuple(asset_key_path(text_pid, n.id)) for n in (intro, outro)}, "only valid nodes run"
+        tuple(asset_key_path(text_pid, n.id, n.type)) for n in (intro, outro)
+    }, "only valid nodes run"
 
     # 3. Re-render from the CLI: a backfill that re-executes the completed nodes.
     before = {t: nodes[t].process_uuid for t in ("Intro script", "Outro script")}
@@ -310,7 +311,7 @@ def test_live_dev_runs_pipelines_rerenders_reconciles_and_stops(live: Live) -> N
     found = live.wait(f"backfill {backfill_id} in partitionBackfillsOrError", backfill, 30)
     assert _tags(found)["video/rerender"] == "true", found
     assert {tuple(k["path"]) for k in found["assetSelection"]} >= {
-        tuple(asset_key_path(text_pid, n.id)) for n in (intro, outro)}
+        tuple(asset_key_path(text_pid, n.id, n.type)) for n in (intro, outro)}
 
     # 4. Meanwhile the merge nodes started and wait for a Lambda that never calls back.
     def merges_waiting() -> dict[str, Any] | None:

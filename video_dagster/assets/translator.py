@@ -69,7 +69,8 @@ def build_node_assets(snapshot: GraphSnapshot) -> list[AssetsDefinition]:
     tags_by_type: dict[tuple[str, str | None], dict[str, str]] = {}
     assets: list[AssetsDefinition] = []
     for pipeline in snapshot.pipelines:
-        keys = {node.id: AssetKey(asset_key_path(pipeline.id, node.id)) for node in pipeline.nodes}
+        keys = {node.id: AssetKey(asset_key_path(pipeline.id, node.id, node.type))
+                for node in pipeline.nodes}
         if not keys:
             continue
         template = _pipeline_template(pipeline, next(iter(keys.values())))
@@ -213,7 +214,8 @@ def _node_asset(
     # decorators re-inspect the function signature per node and cost ~2x more at load time.
     op = OpDefinition(
         compute_fn=compute,
-        name=_NAME_UNSAFE.sub("_", "__".join(key.path)),
+        # The step name in run timelines: the key's readable, unique last component.
+        name=_NAME_UNSAFE.sub("_", key.path[-1]),
         ins=ins,
         outs=_OUTS,
         required_resource_keys=REQUIRED_RESOURCE_KEYS,

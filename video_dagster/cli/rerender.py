@@ -37,7 +37,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
     with eng.connect() as conn:
         ids = [pipeline_id(conn, text) for text in args.pipeline_ids]
         rows = conn.execute(
-            sa.text("SELECT pipeline_id::text AS p, id::text AS n, title, is_valid "
+            sa.text("SELECT pipeline_id::text AS p, id::text AS n, type, title, is_valid "
                     "FROM video_production_nodes WHERE pipeline_id::text = ANY(:ids) "
                     "ORDER BY 1, 2"),
             {"ids": ids},
@@ -55,7 +55,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
     # The backfill may only name keys the loaded graph has: reload first if needed.
     refresh.reload_location(args.url)
     params = {
-        "assetSelection": [{"path": asset_key_path(r.p, r.n)} for r in rows],
+        "assetSelection": [{"path": asset_key_path(r.p, r.n, r.type)} for r in rows],
         "allPartitions": True,
         "title": f"Re-render {len(ids)} pipeline(s)",
         "tags": [{"key": "video/rerender", "value": "true"},
