@@ -21,6 +21,7 @@ from tests.dagster.graph_fixture import (
     render_graph,
     with_stub_resources,
 )
+from video_dagster.assets.checks import output_result, valid_result
 from video_dagster.assets.translator import (
     REQUIRED_RESOURCE_KEYS,
     TAG_PIPELINE_ID,
@@ -222,6 +223,15 @@ def test_materializing_runs_the_node_through_execute_in_dependency_order(
     fake.materialize_node = materialize_node  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "video_dagster.assets.execute", fake)
 
+    def check_results(context, node: NodeSkeleton):
+        yield valid_result(context.asset_key, True, {})
+        yield output_result(context.asset_key, None, None)  # no output: fails, as it should
+
+    reporting = types.ModuleType("video_dagster.assets.reporting")
+    reporting.check_results = check_results  # type: ignore[attr-defined]
+    reporting.report_failure = lambda *args: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "video_dagster.assets.reporting", reporting)
+
     snapshot = example_snapshot()
     assets = build_node_assets(snapshot)
     stubs = with_stub_resources(Definitions()).resources
@@ -235,6 +245,10 @@ def test_materializing_runs_the_node_through_execute_in_dependency_order(
     assert set(events) == set(selection)
     voiceover = events[selection[0]].event_specific_data.materialization  # type: ignore[union-attr]
     assert voiceover.metadata["uri"].value == "file:///x"
+    checks = {(e.asset_key, e.check_name): e.passed
+              for e in result.get_asset_check_evaluations()}
+    assert checks == {**{(k, "valid"): True for k in selection},
+                      **{(k, "output"): False for k in selection}}
 
 
 def test_graph_matches_snapshot_file(graph: dict) -> None:

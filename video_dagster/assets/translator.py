@@ -13,6 +13,7 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSpec,
+    Failure,
     MaterializeResult,
     Nothing,
     OpDefinition,
@@ -21,6 +22,7 @@ from dagster import (
 from dagster._core.definitions.input import InputDefinition
 from dagster_shared.record import replace
 
+from video_dagster.assets.checks import CHECK_OUTPUTS, check_specs
 from video_dagster.domain.keys import asset_key_path, group_name
 from video_dagster.domain.snapshot import GraphSnapshot, NodeSkeleton, PipelineSkeleton
 
@@ -52,7 +54,8 @@ _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 # Nothing-typed: the asset body writes its output to the object store itself, so no I/O manager
 # ever stores or loads a value, and an upstream edge only orders the steps.
 _OUTPUT = "result"
-_OUTS = {_OUTPUT: Out(Nothing)}
+# Plus one output per asset check (`valid`, `output`), required: the body always reports both.
+_OUTS = {_OUTPUT: Out(Nothing), **{name: Out(dagster_type=None) for name in CHECK_OUTPUTS}}
 
 ComputeFn = Callable[[AssetExecutionContext, Mapping[str, Any]], Iterator[Any]]
 
@@ -226,6 +229,7 @@ def _node_asset(
         keys_by_output_name={_OUTPUT: key},
         node_def=op,
         specs=[spec],
+        check_specs_by_output_name=check_specs(key),
     )
 
 
@@ -250,9 +254,16 @@ def _shared_compute(nodes_by_key: Mapping[AssetKey, NodeSkeleton]) -> ComputeFn:
     def compute(context, _inputs: Mapping[str, Any]) -> Iterator[Any]:
         # Imported per run, not per load: execution pulls in clients a code server never needs.
         from video_dagster.assets.execute import materialize_node
+        from video_dagster.assets.reporting import check_results, report_failure
 
-        result = materialize_node(context, nodes_by_key[context.asset_key])
+        node = nodes_by_key[context.asset_key]
+        try:
+            result = materialize_node(context, node)
+        except Failure as exc:
+            report_failure(context, node, exc)
+            raise
         yield MaterializeResult() if result is None else result
+        yield from check_results(context, node)
 
     # OpDefinition inspects the compute function's signature once per op (to validate the context
     # annotation); a precomputed __signature__ makes that lookup free for the 2nd..nth node.
