@@ -223,12 +223,13 @@ def test_materializing_runs_the_node_through_execute_in_dependency_order(
     fake.materialize_node = materialize_node  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "video_dagster.assets.execute", fake)
 
-    def check_results(context, node: NodeSkeleton):
+    def finish(context, node: NodeSkeleton, result):
+        yield MaterializeResult() if result is None else result
         yield valid_result(context.asset_key, True, {})
         yield output_result(context.asset_key, None, None)  # no output: fails, as it should
 
     reporting = types.ModuleType("video_dagster.assets.reporting")
-    reporting.check_results = check_results  # type: ignore[attr-defined]
+    reporting.finish = finish  # type: ignore[attr-defined]
     reporting.report_failure = lambda *args: None  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "video_dagster.assets.reporting", reporting)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 from dagster import AssetKey, build_sensor_context
 
 from tests.e2e.test_asset_pipeline import _import, _nodes, _run
@@ -12,6 +13,7 @@ from video_dagster.cli.demo import make_clips
 from video_dagster.db import editing, transfer
 from video_dagster.db.snapshot import read_graph_snapshot
 from video_dagster.domain.keys import asset_key_path
+from video_dagster.preview import PREVIEW_URL_ENV, serve
 from video_dagster.sensors.checks import build_node_checks_sensor
 
 
@@ -24,7 +26,10 @@ def _checks(result) -> dict[tuple[str, str], bool]:
             for e in result.get_asset_check_evaluations()}
 
 
-def test_completed_nodes_pass_both_checks(engine, resources, instance, store, tmp_path):
+def test_completed_nodes_pass_both_checks(engine, resources, instance, store, tmp_path,
+                                          monkeypatch):
+    server = serve(store)  # what `video-dagster dev` runs beside the UI
+    monkeypatch.setenv(PREVIEW_URL_ENV, f"http://127.0.0.1:{server.server_address[1]}")
     clips = make_clips(tmp_path, seconds=1.0)
     for key, path in clips.items():
         store.put_file(key, path, content_type="video/mp4")
@@ -46,6 +51,17 @@ def test_completed_nodes_pass_both_checks(engine, resources, instance, store, tm
                 if e.asset_key == _key(pid, nodes["Clip"]) and e.check_name == "output")
     assert clip.metadata["probed_duration_seconds"].value > 0.5
     assert "video" in clip.metadata["streams"].value
+    mats = {e.asset_key: e.event_specific_data.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    meta = mats[_key(pid, nodes["Clip"])]
+    assert meta["poster"].value.startswith("![Clip](data:image/jpeg;base64,/9j/")  # a JPEG
+    assert meta["pipeline_progress"].value.startswith("2/2 completed")
+    answer = httpx.get(meta["preview"].value, headers={"Range": "bytes=0-"})
+    assert answer.status_code == 206 and answer.headers["content-type"] == "video/mp4"
+    assert answer.content[4:8] == b"ftyp" and len(answer.content) == clips[
+        "library/demo/clip_a.mp4"].stat().st_size
+    assert "poster" not in mats[_key(pid, nodes["Note"])]  # text has no frame
+    server.shutdown()
 
 
 def test_output_check_fails_when_the_object_is_gone(engine, resources, instance, store):

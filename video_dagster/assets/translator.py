@@ -14,7 +14,6 @@ from dagster import (
     AssetsDefinition,
     AssetSpec,
     Failure,
-    MaterializeResult,
     Nothing,
     OpDefinition,
     Out,
@@ -254,7 +253,7 @@ def _shared_compute(nodes_by_key: Mapping[AssetKey, NodeSkeleton]) -> ComputeFn:
     def compute(context, _inputs: Mapping[str, Any]) -> Iterator[Any]:
         # Imported per run, not per load: execution pulls in clients a code server never needs.
         from video_dagster.assets.execute import materialize_node
-        from video_dagster.assets.reporting import check_results, report_failure
+        from video_dagster.assets.reporting import finish, report_failure
 
         node = nodes_by_key[context.asset_key]
         try:
@@ -262,8 +261,8 @@ def _shared_compute(nodes_by_key: Mapping[AssetKey, NodeSkeleton]) -> ComputeFn:
         except Failure as exc:
             report_failure(context, node, exc)
             raise
-        yield MaterializeResult() if result is None else result
-        yield from check_results(context, node)
+        # The result plus preview, poster and pipeline totals, then the node's two checks.
+        yield from finish(context, node, result)
 
     # OpDefinition inspects the compute function's signature once per op (to validate the context
     # annotation); a precomputed __signature__ makes that lookup free for the 2nd..nth node.
