@@ -10,6 +10,7 @@ from dagster import AssetKey
 from video_dagster.assets.callbacks import Consumed
 from video_dagster.db.lifecycle import Applied, Stale
 from video_dagster.db.validation import PipelineValidation
+from video_dagster.domain.keys import asset_key_path
 from video_dagster.sensors import callbacks, ready, reaper, run_failures, validation
 
 P1 = "11111111-1111-4111-8111-111111111111"
@@ -23,7 +24,7 @@ def node(pid: str, nid: str, version: int = 1, attempt: int = 0, failures: int =
 
 
 def key(pid: str, nid: str) -> AssetKey:
-    return AssetKey(["video", pid, f"merge_{nid}"])
+    return AssetKey(asset_key_path(pid, nid, "merge-videos"))
 
 
 ALL = frozenset({key(P1, A), key(P1, B), key(P2, C)})

@@ -97,10 +97,10 @@ def test_code_location_loads_with_deep_inputs(engine, hostile):
     snapshot = read_graph_snapshot(engine)
     nodes = {n.id: n for p in snapshot.pipelines for n in p.nodes}
     assert nodes[hostile["deep_inputs"]].input_ids == ()
-    keys = {key.path[-1] for spec in build_node_assets(snapshot) for key in spec.keys}
-    assert set(nodes) <= {node_id_of_key(["video", "p", k]) for k in keys}
+    keys = {tuple(key.path) for spec in build_node_assets(snapshot) for key in spec.keys}
+    assert set(nodes) <= {node_id_of_key(k) for k in keys}
     later = nodes[hostile["later"]]
-    assert asset_key_path(hostile["second"], later.id, later.type)[-1] in keys
+    assert tuple(asset_key_path(hostile["second"], later.id, later.type)) in keys
 
 
 BAD_FILES = {

@@ -22,7 +22,7 @@ from dagster._core.definitions.input import InputDefinition
 from dagster_shared.record import replace
 
 from video_dagster.assets.checks import CHECK_OUTPUTS, check_specs
-from video_dagster.domain.keys import asset_key_path, group_name
+from video_dagster.domain.keys import asset_key_path, group_name, step_name
 from video_dagster.domain.snapshot import GraphSnapshot, NodeSkeleton, PipelineSkeleton
 
 REQUIRED_RESOURCE_KEYS = frozenset({"database", "object_store", "lambda_invoker"})
@@ -93,7 +93,8 @@ def build_node_assets(snapshot: GraphSnapshot) -> list[AssetsDefinition]:
                 node, pipeline, template, type_tags, key,
                 [asset_deps[i] for i in kept[node.id]], ignored,
             )
-            assets.append(_node_asset(key, spec, deps, pool_name(node), compute))
+            assets.append(_node_asset(key, spec, deps, pool_name(node), compute,
+                                      step_name(node.id, node.type)))
     return assets
 
 
@@ -210,14 +211,15 @@ def _node_asset(
     deps: Sequence[AssetKey],
     pool: str,
     compute: ComputeFn,
+    name: str,
 ) -> AssetsDefinition:
     ins = _nothing_inputs(len(deps))
     # OpDefinition + AssetsDefinition directly (the documented path for generated ops): the
     # decorators re-inspect the function signature per node and cost ~2x more at load time.
     op = OpDefinition(
         compute_fn=compute,
-        # The step name in run timelines: the key's readable, unique last component.
-        name=_NAME_UNSAFE.sub("_", key.path[-1]),
+        # The step name in run timelines: readable first (`merge_3811b680…`), unique.
+        name=_NAME_UNSAFE.sub("_", name),
         ins=ins,
         outs=_OUTS,
         required_resource_keys=REQUIRED_RESOURCE_KEYS,
