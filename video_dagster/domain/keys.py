@@ -44,6 +44,11 @@ _KIND_BY_TYPE = {
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+# Bumped whenever asset_key_path changes, so state keyed by it (the node-checks sensor's cursor)
+# is rebuilt for the new keys.
+KEY_LAYOUT = "2"
+
+
 def node_kind(node_type: str) -> str:
     """A short readable name for a node type (`merge`, `voiceover`); unknown types slugged."""
     known = _KIND_BY_TYPE.get(node_type)

@@ -25,7 +25,7 @@ from dagster import (
 )
 
 from video_dagster.assets.checks import CHECK_VALID, valid_result
-from video_dagster.domain.keys import asset_key_path
+from video_dagster.domain.keys import KEY_LAYOUT, asset_key_path
 from video_dagster.resources.database import DatabaseResource
 
 CHECKS_INTERVAL_SECONDS = 15
@@ -106,7 +106,9 @@ def build_node_checks_sensor(known_keys: frozenset[AssetKey], limit: int = CHECK
         cursor: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         engine = database.get_engine()
         with engine.connect() as conn:
-            hashes = {r.pipeline_id: r.verdicts for r in conn.execute(VERDICT_HASHES)}
+            # The key layout is part of each hash: new keys get their evaluations too.
+            hashes = {r.pipeline_id: f"{KEY_LAYOUT}:{r.verdicts}"
+                      for r in conn.execute(VERDICT_HASHES)}
             changed = [p for p, h in hashes.items() if cursor.get(p) != h]
             rows = conn.execute(VERDICTS, {"ids": changed}).all() if changed else []
         verdicts = [Verdict(r.node_id, r.pipeline_id, r.type, r.is_valid, r.validation_errors)
