@@ -345,6 +345,44 @@ def _ui_checks(live: Live, store: LocalObjectStore, text_pid: str, nodes: dict[s
         live, asset_key_path(pid, ghost.id, ghost.type), "assetObservations") or None, 30)
     assert reason["status"]["text"] == "failed", reason
     assert "library/live/missing.mp4" in reason["error"]["text"], reason
+    _browser_checks(live, text_pid, nodes, broken_key)
+
+
+def _browser_checks(live: Live, text_pid: str, nodes: dict[str, Any],
+                    broken_key: list[str]) -> None:
+    """A real headless Chromium renders the group graph and the invalid node's checks page."""
+    import shutil
+
+    from video_dagster.domain.keys import group_name
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        print("\n[live] browser checks SKIPPED: no Chromium installed (Debian: apt-get install "
+              "chromium)")
+        return
+    live.dev.graphql("mutation { setNuxSeen }")  # the one-time community dialog would cover all
+    base = live.dev.graphql_url.removesuffix("/graphql")
+    title = next(iter(nodes.values())).pipeline
+    pages = {
+        "group": (f"{base}/locations/video/asset-groups/{group_name(title, text_pid)}",
+                  [asset_key_path(text_pid, n.id, n.type)[-1] for n in nodes.values()]),
+        "checks": (f"{base}/assets/{'/'.join(broken_key)}?view=checks",
+                   ["Checks (2)", "valid", "Failed", broken_key[-1]]),
+    }
+    folder = live.dev.log_path.parent / "screenshots"
+    folder.mkdir(exist_ok=True)
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--hide-scrollbars", "--window-size=1400,900", "--virtual-time-budget=20000"]
+    for name, (url, expected) in pages.items():
+        dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True,
+                             text=True, timeout=120).stdout
+        missing = [text for text in expected if text not in dom]
+        assert not missing, f"{name} page ({url}) does not show {missing}"
+        shot = folder / f"{name}.png"
+        subprocess.run([browser, *flags, f"--screenshot={shot}", url], capture_output=True,
+                       timeout=120, check=True)
+        assert shot.stat().st_size > 20_000, shot  # a rendered page, not a blank one
+        print(f"\n[live] {name} page rendered by Chromium: {shot}")
 
 
 def test_live_dev_runs_pipelines_rerenders_reconciles_and_stops(live: Live) -> None:
@@ -422,7 +460,7 @@ def test_live_dev_runs_pipelines_rerenders_reconciles_and_stops(live: Live) -> N
     invoked = {i.event.get("node_uuid"): i for i in live.lambda_stub.invocations}
     for m in merged.values():
         call = invoked[m.id]
-        assert call.function_name == "video_merger" and call.invocation_type == "Event", call
+        assert call.function_name == "video-merger" and call.invocation_type == "Event", call
         assert call.event["process_uuid"] == m.process_uuid
         assert call.event["callback_uri"].endswith(f"{m.id}/{m.process_uuid}.json"), call.event
 
