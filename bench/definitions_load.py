@@ -133,11 +133,10 @@ def load_plain_specs(snapshot: GraphSnapshot) -> Definitions:
     specs = []
     for pipeline in snapshot.pipelines:
         group = group_name(pipeline.title, pipeline.id)
+        keys = {n.id: AssetKey(asset_key_path(pipeline.id, n.id, n.type)) for n in pipeline.nodes}
         for node in pipeline.nodes:
-            deps = [AssetKey(asset_key_path(pipeline.id, i)) for i in node.input_ids]
-            specs.append(AssetSpec(
-                AssetKey(asset_key_path(pipeline.id, node.id)), deps=deps, group_name=group
-            ))
+            deps = [keys[i] for i in node.input_ids]
+            specs.append(AssetSpec(keys[node.id], deps=deps, group_name=group))
     defs = Definitions(assets=specs, resources=STUB_RESOURCES)
     defs.resolve_asset_graph()
     return defs
@@ -156,7 +155,7 @@ _NOTHING_OUTS = {"result": Out(Nothing)}
 
 def _bare_specs(pipeline: PipelineSkeleton) -> list[AssetSpec]:
     """`AssetSpec(key, deps=..., group_name=...)` per node, derived from one validated spec."""
-    keys = {node.id: AssetKey(asset_key_path(pipeline.id, node.id)) for node in pipeline.nodes}
+    keys = {n.id: AssetKey(asset_key_path(pipeline.id, n.id, n.type)) for n in pipeline.nodes}
     deps = {i: AssetDep(keys[i]) for node in pipeline.nodes for i in node.input_ids}
     if not keys:
         return []

@@ -99,7 +99,7 @@ def overhead(url: str, emus: Any, pairs: int) -> dict[str, tuple[float, float]]:
     from video_dagster.domain.keys import asset_key_path
 
     pid, nodes = _import(url, _doc(pairs, heads=True))
-    keys = [AssetKey(asset_key_path(pid, n.id)) for n in nodes]
+    keys = [AssetKey(asset_key_path(pid, n.id, n.type)) for n in nodes]
     with DagsterInstance.ephemeral() as instance:
         result = bench_job().execute_in_process(asset_selection=keys, instance=instance,
                                                  raise_on_error=True)
@@ -178,7 +178,7 @@ def concurrency(server: str, url: str, emus: Any, queued: int, cap: int) -> tupl
     from video_dagster.domain.keys import asset_key_path
 
     pid, nodes = _import(url, _doc(queued, heads=False))
-    keys = [AssetKey(asset_key_path(pid, n.id)) for n in nodes]
+    keys = [AssetKey(asset_key_path(pid, n.id, n.type)) for n in nodes]
     emus.elevenlabs.max_in_flight = 0
     # Provider latency, so that requests admitted together overlap at the provider.
     emus.elevenlabs.latency = LATENCY

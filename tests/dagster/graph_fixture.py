@@ -65,7 +65,7 @@ def with_stub_resources(defs: Definitions) -> Definitions:
 
 
 def render_graph(defs: Definitions) -> dict[str, Any]:
-    """Keys, deps, groups, pools, kinds and tags of the resolved graph, sorted for review."""
+    """Keys, deps, groups, pools, kinds, tags and checks of the resolved graph, sorted."""
     graph = defs.resolve_asset_graph()
     assets = {}
     for node in graph.asset_nodes:
@@ -77,5 +77,6 @@ def render_graph(defs: Definitions) -> dict[str, Any]:
             "kinds": sorted(k.removeprefix(KIND) for k in node.tags if k.startswith(KIND)),
             "tags": {k: v for k, v in sorted(node.tags.items()) if k.startswith("video/")},
             "metadata": {k: str(getattr(v, "value", v)) for k, v in sorted(node.metadata.items())},
+            "checks": sorted(k.name for k in node.check_keys),
         }
     return {"assets": dict(sorted(assets.items()))}

@@ -10,6 +10,7 @@ from dagster import AssetKey
 from video_dagster.assets.callbacks import Consumed
 from video_dagster.db.lifecycle import Applied, Stale
 from video_dagster.db.validation import PipelineValidation
+from video_dagster.domain.keys import asset_key_path
 from video_dagster.sensors import callbacks, ready, reaper, run_failures, validation
 
 P1 = "11111111-1111-4111-8111-111111111111"
@@ -19,11 +20,11 @@ A, B, C = (f"aaaaaaaa-0000-4000-8000-00000000000{i}" for i in (1, 2, 3))
 
 def node(pid: str, nid: str, version: int = 1, attempt: int = 0, failures: int = 0,
          title: str = "Launch video: v2 (final)") -> ready.ReadyNode:
-    return ready.ReadyNode(pid, nid, title, version, attempt, failures)
+    return ready.ReadyNode(pid, nid, title, version, attempt, failures, "merge-videos")
 
 
 def key(pid: str, nid: str) -> AssetKey:
-    return AssetKey(["video", pid, nid])
+    return AssetKey(asset_key_path(pid, nid, "merge-videos"))
 
 
 ALL = frozenset({key(P1, A), key(P1, B), key(P2, C)})
@@ -101,7 +102,8 @@ def test_validation_decide() -> None:
 
 def _after(nid: str, run_id: str | None, status: str = "completed") -> callbacks.NodeAfter:
     meta = {"process_uuid": "p", "cost": 0.5, **({"dagster_run_id": run_id} if run_id else {})}
-    return callbacks.NodeAfter(nid, P1, status, {"uri": "s3://b/k", "size": 3}, meta)
+    return callbacks.NodeAfter(nid, P1, status, {"uri": "s3://b/k", "size": 3}, meta,
+                               "merge-videos")
 
 
 def test_callbacks_decide_counts_and_runless_materializations() -> None:

@@ -74,7 +74,8 @@ def tick(sensor: Any, instance: DagsterInstance, resources: dict[str, Any],
 
 
 def key(engine: sa.Engine, node_id: str) -> AssetKey:
-    return AssetKey(asset_key_path(str(node_row(engine, node_id).pipeline_id), node_id))
+    row = node_row(engine, node_id)
+    return AssetKey(asset_key_path(str(row.pipeline_id), node_id, row.type))
 
 
 def complete(lc: Lifecycle, node_id: str) -> None:
@@ -434,11 +435,11 @@ def test_reaper_fails_only_executions_past_their_deadline(engine, instance, reso
     assert tick(build_deadline_reaper_sensor(), instance, resources).skip_reason is not None
 
 
-def test_build_sensors_returns_all_five_running_by_default():
+def test_build_sensors_returns_all_six_running_by_default():
     sensors = build_sensors(frozenset())
     assert sorted(s.name for s in sensors) == [
-        "video_callbacks_sensor", "video_deadline_reaper_sensor", "video_ready_nodes_sensor",
-        "video_run_failure_sensor", "video_validation_sensor",
+        "video_callbacks_sensor", "video_deadline_reaper_sensor", "video_node_checks_sensor",
+        "video_ready_nodes_sensor", "video_run_failure_sensor", "video_validation_sensor",
     ]
     assert all(s.default_status.value == "RUNNING" for s in sensors)
     assert all(15 <= (s.minimum_interval_seconds or 0) <= 30 for s in sensors)

@@ -21,6 +21,7 @@ from tests.dagster.graph_fixture import (
     render_graph,
     with_stub_resources,
 )
+from video_dagster.assets.checks import output_result, valid_result
 from video_dagster.assets.translator import (
     REQUIRED_RESOURCE_KEYS,
     TAG_PIPELINE_ID,
@@ -32,15 +33,19 @@ from video_dagster.assets.translator import (
     provider_label,
     tag_value,
 )
-from video_dagster.domain.keys import asset_key_path, group_name
+from video_dagster.domain.keys import asset_key_path, group_name, node_id_of_key
 from video_dagster.domain.snapshot import GraphSnapshot, NodeSkeleton, PipelineSkeleton
 
 SNAPSHOT_FILE = Path(__file__).parent / "snapshots" / "example_graph.json"
 STRICT_TAG_VALUE = re.compile(r"^[A-Za-z0-9_.-]{0,63}$")
 
 
+_TYPES = {n.id: n.type for p in example_snapshot().pipelines for n in p.nodes}
+
+
 def _key(pipeline: str, suffix: str) -> str:
-    return f"video/{pipeline}/{node_id(pipeline, suffix)}"
+    nid = node_id(pipeline, suffix)
+    return "/".join(asset_key_path(pipeline, nid, _TYPES[nid]))
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +57,8 @@ def graph() -> dict:
 
 def test_one_asset_per_node_keyed_by_pipeline_and_node(graph: dict) -> None:
     expected = {
-        f"video/{p.id}/{n.id}" for p in example_snapshot().pipelines for n in p.nodes
+        "/".join(asset_key_path(p.id, n.id, n.type))
+        for p in example_snapshot().pipelines for n in p.nodes
     }
     assert set(graph) == expected
     assert len(graph) == 14
@@ -79,8 +85,30 @@ def test_one_valid_group_per_pipeline(graph: dict) -> None:
 
 def test_descriptions_are_node_titles(graph: dict) -> None:
     pipelines = example_snapshot().pipelines
-    titles = {f"video/{p.id}/{n.id}": n.title for p in pipelines for n in p.nodes}
+    titles = {"/".join(asset_key_path(p.id, n.id, n.type)): n.title
+              for p in pipelines for n in p.nodes}
     assert {key: a["description"] for key, a in graph.items()} == titles
+
+
+def test_keys_say_what_the_node_is_and_survive_a_rename(graph: dict) -> None:
+    shown = {key.rsplit("/", 1)[1] for key in graph}  # what Dagster draws on a card
+    assert max(len(name) for name in shown) <= 18  # longer labels are cut in the middle
+    assert {name.rsplit("_", 1)[0] for name in shown} >= {
+        "asset", "voiceover", "avatar", "animation", "code", "merge"}
+    pipeline = example_snapshot().pipelines[0]
+    node = pipeline.nodes[1]
+    renamed = PipelineSkeleton(pipeline.id, "Renamed pipeline", tuple(
+        NodeSkeleton(n.id, n.pipeline_id, "A new title" if n is node else n.title, n.type,
+                     n.provider, n.input_ids) for n in pipeline.nodes))
+    (before,) = [a for a in build_node_assets(GraphSnapshot((pipeline,)))
+                 if node_id_of_key(a.key.path) == node.id]
+    (after,) = [a for a in build_node_assets(GraphSnapshot((renamed,)))
+                if node_id_of_key(a.key.path) == node.id]
+    assert before.key == after.key and before.op.name == after.op.name  # history kept
+    assert after.specs_by_key[after.key].description == "A new title"
+    assert node_id_of_key(after.key.path) == node.id
+    assert node_id_of_key(["video", pipeline.id, node.id]) is None  # the old layout
+    assert node_id_of_key(["video", pipeline.id, "x", "asset_x"]) is None
 
 
 @pytest.mark.parametrize(
@@ -132,7 +160,7 @@ def test_specs_equal_what_the_public_asset_spec_constructor_builds() -> None:
     for pipeline in snapshot.pipelines:
         kept = acyclic_inputs(pipeline)
         for node in pipeline.nodes:
-            key = AssetKey(asset_key_path(pipeline.id, node.id))
+            key = AssetKey(asset_key_path(pipeline.id, node.id, node.type))
             ignored = [i for i in node.input_ids if i not in kept[node.id]]
             metadata = {"node_id": node.id, "pipeline_id": pipeline.id,
                         "pipeline_title": pipeline.title}
@@ -140,7 +168,7 @@ def test_specs_equal_what_the_public_asset_spec_constructor_builds() -> None:
                 metadata["ignored_input_ids"] = ", ".join(ignored)
             expected[key] = AssetSpec(
                 key,
-                deps=[AssetKey(asset_key_path(pipeline.id, i)) for i in kept[node.id]],
+                deps=[AssetKey(asset_key_path(pipeline.id, i, _TYPES[i])) for i in kept[node.id]],
                 description=node.title,
                 group_name=group_name(pipeline.title, pipeline.id),
                 kinds=node_kinds(node),
@@ -197,6 +225,16 @@ def test_materializing_runs_the_node_through_execute_in_dependency_order(
     fake.materialize_node = materialize_node  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "video_dagster.assets.execute", fake)
 
+    def finish(context, node: NodeSkeleton, result):
+        yield MaterializeResult() if result is None else result
+        yield valid_result(context.asset_key, True, {})
+        yield output_result(context.asset_key, None, None)  # no output: fails, as it should
+
+    reporting = types.ModuleType("video_dagster.assets.reporting")
+    reporting.finish = finish  # type: ignore[attr-defined]
+    reporting.report_failure = lambda *args: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "video_dagster.assets.reporting", reporting)
+
     snapshot = example_snapshot()
     assets = build_node_assets(snapshot)
     stubs = with_stub_resources(Definitions()).resources
@@ -210,6 +248,10 @@ def test_materializing_runs_the_node_through_execute_in_dependency_order(
     assert set(events) == set(selection)
     voiceover = events[selection[0]].event_specific_data.materialization  # type: ignore[union-attr]
     assert voiceover.metadata["uri"].value == "file:///x"
+    checks = {(e.asset_key, e.check_name): e.passed
+              for e in result.get_asset_check_evaluations()}
+    assert checks == {**{(k, "valid"): True for k in selection},
+                      **{(k, "output"): False for k in selection}}
 
 
 def test_graph_matches_snapshot_file(graph: dict) -> None:

@@ -14,7 +14,7 @@ from video_dagster import cli
 from video_dagster.assets.translator import build_node_assets
 from video_dagster.db import validation
 from video_dagster.db.snapshot import read_graph_snapshot
-from video_dagster.domain.keys import asset_key_path
+from video_dagster.domain.keys import asset_key_path, node_id_of_key
 
 DEEP = 2000  # Python's json fails near 1,000; PostgreSQL's jsonb accepts 10,000
 
@@ -97,9 +97,10 @@ def test_code_location_loads_with_deep_inputs(engine, hostile):
     snapshot = read_graph_snapshot(engine)
     nodes = {n.id: n for p in snapshot.pipelines for n in p.nodes}
     assert nodes[hostile["deep_inputs"]].input_ids == ()
-    keys = {key.path[-1] for spec in build_node_assets(snapshot) for key in spec.keys}
-    assert set(nodes) <= keys
-    assert asset_key_path(hostile["second"], hostile["later"])[-1] in keys
+    keys = {tuple(key.path) for spec in build_node_assets(snapshot) for key in spec.keys}
+    assert set(nodes) <= {node_id_of_key(k) for k in keys}
+    later = nodes[hostile["later"]]
+    assert tuple(asset_key_path(hostile["second"], later.id, later.type)) in keys
 
 
 BAD_FILES = {

@@ -41,7 +41,7 @@ def run(engine, resources, instance, doc=None, pid=None, tags=None):
             pid = transfer.import_pipeline(conn, doc or narration_doc())
     with engine.connect() as conn:
         nodes = editing.list_nodes(conn, pid)
-    keys = [AssetKey(asset_key_path(pid, n.id)) for n in nodes]
+    keys = [AssetKey(asset_key_path(pid, n.id, n.type)) for n in nodes]
     job = graph_defs(engine, resources).resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(asset_selection=keys, instance=instance,
                                     raise_on_error=False, tags=tags)

@@ -10,7 +10,7 @@ from dagster import AssetKey
 from tests.e2e.conftest import graph_defs
 from video_dagster.cli import EXAMPLES_DIR
 from video_dagster.db import editing, transfer
-from video_dagster.domain.keys import asset_key_path
+from video_dagster.domain.keys import asset_key_path, node_id_of_key
 
 
 def _import(engine, name):
@@ -25,7 +25,7 @@ def _nodes(engine, pid):
 
 def _run(engine, resources, instance, pid, titles, tags=None):
     nodes = _nodes(engine, pid)
-    keys = [AssetKey(asset_key_path(pid, nodes[t].id)) for t in titles]
+    keys = [AssetKey(asset_key_path(pid, nodes[t].id, nodes[t].type)) for t in titles]
     job = graph_defs(engine, resources).resolve_implicit_global_asset_job_def()
     return job.execute_in_process(asset_selection=keys, instance=instance,
                                   raise_on_error=False, tags=tags or {})
@@ -43,7 +43,7 @@ def test_asset_nodes_complete_with_stored_content(engine, resources, instance, s
     assert json.loads(store.get_bytes(outro.output["s3Key"]))["lines"][0] == "Thanks for watching"
     assert intro.metadata["dagster_run_id"] == result.run_id
     mats = {
-        m.asset_key.path[-1]: m.metadata
+        node_id_of_key(m.asset_key.path): m.metadata
         for m in (ev.event_specific_data.materialization
                   for ev in result.get_asset_materialization_events())
     }

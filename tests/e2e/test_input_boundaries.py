@@ -112,13 +112,13 @@ def test_merge_never_reads_a_file_outside_the_store(engine, resources, instance,
         pid = transfer.import_pipeline(conn, doc)
         nodes = {n.title: n for n in editing.list_nodes(conn, pid)}
     job = graph_defs(engine, resources).resolve_implicit_global_asset_job_def()
-    sources = [AssetKey(asset_key_path(pid, nodes[t].id)) for t in ("a", "b")]
+    sources = [AssetKey(asset_key_path(pid, nodes[t].id, nodes[t].type)) for t in ("a", "b")]
     assert job.execute_in_process(asset_selection=sources, instance=instance).success
     with engine.begin() as conn:  # an output row naming something else, however it got there
         conn.execute(sa.text("UPDATE video_production_nodes SET output = CAST(:o AS jsonb) "
                              "WHERE id = CAST(:id AS uuid)"),
                      {"o": json.dumps(hostile(outside)), "id": nodes["b"].id})
-    merge_key = AssetKey(asset_key_path(pid, nodes["Merged"].id))
+    merge_key = AssetKey(asset_key_path(pid, nodes["Merged"].id, nodes["Merged"].type))
     result = job.execute_in_process(asset_selection=[merge_key], instance=instance,
                                     raise_on_error=False)
     assert not result.success

@@ -257,6 +257,134 @@ def _step_workers(live: Live, run_id: str) -> list[psutil.Process]:
     return [p for p in live.dev.tree() if p.pid in pids]
 
 
+ASSET_CHECK = """
+query($key: AssetKeyInput!, $check: String!) {
+  assetCheckExecutions(assetKey: $key, checkName: $check, limit: 1) {
+    status evaluation { success metadataEntries { label } }
+  }
+}
+"""
+ASSET_EVENTS = """
+query($key: AssetKeyInput!) {
+  assetOrError(assetKey: $key) {
+    __typename
+    ... on Asset {
+      assetMaterializations(limit: 1) {
+        metadataEntries {
+          label
+          ... on UrlMetadataEntry { url }
+          ... on MarkdownMetadataEntry { mdStr }
+          ... on TextMetadataEntry { text }
+        }
+      }
+      assetObservations(limit: 1) {
+        metadataEntries { label ... on TextMetadataEntry { text } }
+      }
+    }
+  }
+}
+"""
+
+
+def _check(live: Live, key: list[str], name: str) -> dict[str, Any] | None:
+    found = live.dev.graphql(ASSET_CHECK, {"key": {"path": key}, "check": name})
+    executions = found["assetCheckExecutions"]
+    return executions[0] if executions else None
+
+
+def _entries(live: Live, key: list[str], kind: str) -> dict[str, dict[str, Any]]:
+    asset = live.dev.graphql(ASSET_EVENTS, {"key": {"path": key}})["assetOrError"]
+    events = asset.get(kind) or [{"metadataEntries": []}]
+    return {e["label"]: e for e in events[0]["metadataEntries"]}
+
+
+def _ui_checks(live: Live, store: LocalObjectStore, text_pid: str, nodes: dict[str, Any]) -> None:
+    """Readable keys, both checks evaluated, failure reasons and previews, through GraphQL."""
+    import httpx
+
+    from video_dagster.cli.demo import make_clips
+
+    intro, broken = nodes["Intro script"], nodes["Voiceover missing its provider"]
+    intro_key = asset_key_path(text_pid, intro.id, intro.type)
+    broken_key = asset_key_path(text_pid, broken.id, broken.type)
+    assert intro_key[-1].startswith("asset_") and broken_key[-1].startswith("voiceover_")
+    for name in ("valid", "output"):
+        execution = _check(live, intro_key, name)
+        assert execution and execution["status"] == "SUCCEEDED", (name, execution)
+    # The invalid node never ran: the node-checks sensor reported its `valid` check, failing.
+    execution = live.wait("the invalid node's `valid` check to fail",
+                          lambda: _check(live, broken_key, "valid"), 60)
+    assert execution["status"] == "FAILED", execution
+    assert {"error: provider"} <= {e["label"] for e in execution["evaluation"]["metadataEntries"]}
+
+    # A video the operator can open, and a failure whose reason is on the asset itself.
+    clip_key = "library/live/preview.mp4"
+    with_clips = make_clips(live.home, seconds=1.0)
+    store.put_file(clip_key, with_clips["library/demo/clip_a.mp4"], content_type="video/mp4")
+    pid = live.import_doc({"title": "Live previews", "nodes": [
+        {"id": "v", "title": "Preview clip", "type": "asset",
+         "asset": {"type": "video", "s3Key": clip_key}},
+        {"id": "g", "title": "Ghost clip", "type": "asset",
+         "asset": {"type": "video", "s3Key": "library/live/missing.mp4"}}]})
+
+    def settled() -> dict[str, Any] | None:
+        now = live.by_title(pid)
+        ok = now["Preview clip"].status == "completed" and now["Ghost clip"].status == "failed"
+        return now if ok else None
+    now = live.wait("the preview clip to complete and the ghost clip to fail", settled)
+    clip, ghost = now["Preview clip"], now["Ghost clip"]
+    meta = live.wait("the clip's materialization in the UI", lambda: _entries(
+        live, asset_key_path(pid, clip.id, clip.type), "assetMaterializations") or None, 30)
+    assert meta["dagster/uri"]["text"].endswith(clip_key), meta
+    assert meta["poster"]["mdStr"].startswith("![Preview clip](data:image/jpeg;base64,"), meta
+    assert meta["pipeline_progress"]["text"], meta
+    answer = httpx.get(meta["preview"]["url"], timeout=30)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "video/mp4"
+    assert answer.content[4:8] == b"ftyp" and answer.content == store.get_bytes(clip_key)
+    reason = live.wait("the ghost clip's failure observation", lambda: _entries(
+        live, asset_key_path(pid, ghost.id, ghost.type), "assetObservations") or None, 30)
+    assert reason["status"]["text"] == "failed", reason
+    assert "library/live/missing.mp4" in reason["error"]["text"], reason
+    _browser_checks(live, text_pid, nodes, broken_key)
+
+
+def _browser_checks(live: Live, text_pid: str, nodes: dict[str, Any],
+                    broken_key: list[str]) -> None:
+    """A real headless Chromium renders the group graph and the invalid node's checks page."""
+    import shutil
+
+    from video_dagster.domain.keys import group_name
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        print("\n[live] browser checks SKIPPED: no Chromium installed (Debian: apt-get install "
+              "chromium)")
+        return
+    live.dev.graphql("mutation { setNuxSeen }")  # the one-time community dialog would cover all
+    base = live.dev.graphql_url.removesuffix("/graphql")
+    title = next(iter(nodes.values())).pipeline
+    pages = {
+        "group": (f"{base}/locations/video/asset-groups/{group_name(title, text_pid)}",
+                  [asset_key_path(text_pid, n.id, n.type)[-1] for n in nodes.values()]),
+        "checks": (f"{base}/assets/{'/'.join(broken_key)}?view=checks",
+                   ["Checks (2)", "valid", "Failed", broken_key[-1]]),
+    }
+    folder = live.dev.log_path.parent / "screenshots"
+    folder.mkdir(exist_ok=True)
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--hide-scrollbars", "--window-size=1400,900", "--virtual-time-budget=20000"]
+    for name, (url, expected) in pages.items():
+        dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True,
+                             text=True, timeout=120).stdout
+        missing = [text for text in expected if text not in dom]
+        assert not missing, f"{name} page ({url}) does not show {missing}"
+        shot = folder / f"{name}.png"
+        subprocess.run([browser, *flags, f"--screenshot={shot}", url], capture_output=True,
+                       timeout=120, check=True)
+        assert shot.stat().st_size > 20_000, shot  # a rendered page, not a blank one
+        print(f"\n[live] {name} page rendered by Chromium: {shot}")
+
+
 def test_live_dev_runs_pipelines_rerenders_reconciles_and_stops(live: Live) -> None:
     t0 = time.monotonic()
     timings: dict[str, float] = {}
@@ -266,7 +394,7 @@ def test_live_dev_runs_pipelines_rerenders_reconciles_and_stops(live: Live) -> N
     text_pid = live.import_doc(json.loads((EXAMPLES_DIR / "text_assets.json").read_text()))
     cancel_pid = live.import_doc(_merge_doc("Live merge (terminated)", store))
     crash_pid = live.import_doc(_merge_doc("Live merge (worker crash)", store))
-    expected = {tuple(asset_key_path(n.pipeline_id, n.id)) for n in live.nodes()}
+    expected = {tuple(asset_key_path(n.pipeline_id, n.id, n.type)) for n in live.nodes()}
     assert len(expected) == 9
 
     # 2a. The video_control refresher reloads `video`: every new node is an asset in the UI.
@@ -293,24 +421,33 @@ def test_live_dev_runs_pipelines_rerenders_reconciles_and_stops(live: Live) -> N
         (r for r in _runs(live, runIds=[auto_run]) if r["status"] == "SUCCESS"), None), 30)
     assert _tags(run)["video/trigger"] == "auto", run
     assert {tuple(k["path"]) for k in run["assetSelection"]} == {
-        tuple(asset_key_path(text_pid, n.id)) for n in (intro, outro)}, "only valid nodes run"
+        tuple(asset_key_path(text_pid, n.id, n.type)) for n in (intro, outro)
+    }, "only valid nodes run"
 
     # 3. Re-render from the CLI: a backfill that re-executes the completed nodes.
     before = {t: nodes[t].process_uuid for t in ("Intro script", "Outro script")}
     rerender = subprocess.run(
-        [*video_dagster_command(), "rerender", text_pid,
+        [*video_dagster_command(), "rerender", text_pid[:8], "--wait", "--timeout", "120",
          "--url", live.dev.graphql_url],
-        env=live.env, capture_output=True, text=True, timeout=120)
+        env=live.env, capture_output=True, text=True, timeout=180)
     assert rerender.returncode == 0, rerender.stdout + rerender.stderr + live.context()
     backfill_id = rerender.stdout.split("backfill ", 1)[1].split()[0]
+    assert f"{live.dev.graphql_url.removesuffix('/graphql')}/runs/b/{backfill_id}" in (
+        rerender.stdout)
+    assert "[####################] 2/2  0 failed  done" in rerender.stdout, rerender.stdout
 
     def backfill() -> dict[str, Any] | None:
         result = live.dev.graphql(BACKFILLS)["partitionBackfillsOrError"]
         return next((b for b in result.get("results", []) if b["id"] == backfill_id), None)
     found = live.wait(f"backfill {backfill_id} in partitionBackfillsOrError", backfill, 30)
     assert _tags(found)["video/rerender"] == "true", found
+    assert _tags(found)["video/pipeline_id"] == text_pid, found
+    assert found["title"] == "Re-render Script drafts", found
+
+    # 3b. What the UI shows an operator (see _ui_checks).
+    _ui_checks(live, store, text_pid, nodes)
     assert {tuple(k["path"]) for k in found["assetSelection"]} >= {
-        tuple(asset_key_path(text_pid, n.id)) for n in (intro, outro)}
+        tuple(asset_key_path(text_pid, n.id, n.type)) for n in (intro, outro)}
 
     # 4. Meanwhile the merge nodes started and wait for a Lambda that never calls back.
     def merges_waiting() -> dict[str, Any] | None:

@@ -37,7 +37,7 @@ def _run(engine, resources, instance, store, media, doc):
         pid = transfer.import_pipeline(conn, doc)
     with engine.connect() as conn:
         nodes = {n.title: n for n in editing.list_nodes(conn, pid)}
-    keys = [AssetKey(asset_key_path(pid, n.id)) for n in nodes.values()]
+    keys = [AssetKey(asset_key_path(pid, n.id, n.type)) for n in nodes.values()]
     job = graph_defs(engine, resources).resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(asset_selection=keys, instance=instance, raise_on_error=False)
     with engine.connect() as conn:

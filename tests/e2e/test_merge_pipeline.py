@@ -16,7 +16,7 @@ from video_dagster.assets.executors.lambda_media import MergeVideosExecutor
 from video_dagster.cli import EXAMPLES_DIR
 from video_dagster.cli.demo import make_clips, probe_duration
 from video_dagster.db import editing, transfer
-from video_dagster.domain.keys import asset_key_path
+from video_dagster.domain.keys import asset_key_path, node_id_of_key
 from video_dagster.resources.lambda_invoker import LambdaInvokerResource
 
 
@@ -41,7 +41,7 @@ def _nodes(engine, pid):
 
 
 def _run_all(engine, resources, instance, pid):
-    keys = [AssetKey(asset_key_path(pid, n.id)) for n in _nodes(engine, pid).values()]
+    keys = [AssetKey(asset_key_path(pid, n.id, n.type)) for n in _nodes(engine, pid).values()]
     job = graph_defs(engine, resources).resolve_implicit_global_asset_job_def()
     return job.execute_in_process(asset_selection=keys, instance=instance, raise_on_error=False)
 
@@ -69,7 +69,7 @@ def test_example_merges_clips_in_order(engine, resources, instance, store, clips
     assert list(store.list("callbacks/")) == []  # consumed and deleted
     mats = [e.event_specific_data.materialization
             for e in result.get_asset_materialization_events()]
-    merged_meta = next(m.metadata for m in mats if m.asset_key.path[-1] == merged.id)
+    merged_meta = next(m.metadata for m in mats if node_id_of_key(m.asset_key.path) == merged.id)
     assert merged_meta["duration_seconds"].value == pytest.approx(3.0, abs=0.3)
 
 

@@ -13,7 +13,7 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSpec,
-    MaterializeResult,
+    Failure,
     Nothing,
     OpDefinition,
     Out,
@@ -21,7 +21,8 @@ from dagster import (
 from dagster._core.definitions.input import InputDefinition
 from dagster_shared.record import replace
 
-from video_dagster.domain.keys import asset_key_path, group_name
+from video_dagster.assets.checks import CHECK_OUTPUTS, check_specs
+from video_dagster.domain.keys import asset_key_path, group_name, step_name
 from video_dagster.domain.nodes import LEGACY_TYPE_NAMES, NODE_TYPES
 from video_dagster.domain.snapshot import GraphSnapshot, NodeSkeleton, PipelineSkeleton
 
@@ -46,7 +47,8 @@ _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 # Nothing-typed: the asset body writes its output to the object store itself, so no I/O manager
 # ever stores or loads a value, and an upstream edge only orders the steps.
 _OUTPUT = "result"
-_OUTS = {_OUTPUT: Out(Nothing)}
+# Plus one output per asset check (`valid`, `output`), required: the body always reports both.
+_OUTS = {_OUTPUT: Out(Nothing), **{name: Out(dagster_type=None) for name in CHECK_OUTPUTS}}
 
 ComputeFn = Callable[[AssetExecutionContext, Mapping[str, Any]], Iterator[Any]]
 
@@ -63,7 +65,8 @@ def build_node_assets(snapshot: GraphSnapshot) -> list[AssetsDefinition]:
     tags_by_type: dict[tuple[str, str | None], dict[str, str]] = {}
     assets: list[AssetsDefinition] = []
     for pipeline in snapshot.pipelines:
-        keys = {node.id: AssetKey(asset_key_path(pipeline.id, node.id)) for node in pipeline.nodes}
+        keys = {node.id: AssetKey(asset_key_path(pipeline.id, node.id, node.type))
+                for node in pipeline.nodes}
         if not keys:
             continue
         template = _pipeline_template(pipeline, next(iter(keys.values())))
@@ -84,7 +87,8 @@ def build_node_assets(snapshot: GraphSnapshot) -> list[AssetsDefinition]:
                 node, pipeline, template, type_tags, key,
                 [asset_deps[i] for i in kept[node.id]], ignored,
             )
-            assets.append(_node_asset(key, spec, deps, pool_name(node), compute))
+            assets.append(_node_asset(key, spec, deps, pool_name(node), compute,
+                                      step_name(node.id, node.type)))
     return assets
 
 
@@ -201,13 +205,15 @@ def _node_asset(
     deps: Sequence[AssetKey],
     pool: str,
     compute: ComputeFn,
+    name: str,
 ) -> AssetsDefinition:
     ins = _nothing_inputs(len(deps))
     # OpDefinition + AssetsDefinition directly (the documented path for generated ops): the
     # decorators re-inspect the function signature per node and cost ~2x more at load time.
     op = OpDefinition(
         compute_fn=compute,
-        name=_NAME_UNSAFE.sub("_", "__".join(key.path)),
+        # The step name in run timelines: readable first (`merge_3811b680…`), unique.
+        name=_NAME_UNSAFE.sub("_", name),
         ins=ins,
         outs=_OUTS,
         required_resource_keys=REQUIRED_RESOURCE_KEYS,
@@ -218,6 +224,7 @@ def _node_asset(
         keys_by_output_name={_OUTPUT: key},
         node_def=op,
         specs=[spec],
+        check_specs_by_output_name=check_specs(key),
     )
 
 
@@ -242,9 +249,16 @@ def _shared_compute(nodes_by_key: Mapping[AssetKey, NodeSkeleton]) -> ComputeFn:
     def compute(context, _inputs: Mapping[str, Any]) -> Iterator[Any]:
         # Imported per run, not per load: execution pulls in clients a code server never needs.
         from video_dagster.assets.execute import materialize_node
+        from video_dagster.assets.reporting import finish, report_failure
 
-        result = materialize_node(context, nodes_by_key[context.asset_key])
-        yield MaterializeResult() if result is None else result
+        node = nodes_by_key[context.asset_key]
+        try:
+            result = materialize_node(context, node)
+        except Failure as exc:
+            report_failure(context, node, exc)
+            raise
+        # The result plus preview, poster and pipeline totals, then the node's two checks.
+        yield from finish(context, node, result)
 
     # OpDefinition inspects the compute function's signature once per op (to validate the context
     # annotation); a precomputed __signature__ makes that lookup free for the 2nd..nth node.

@@ -26,14 +26,25 @@ Every command accepts --help and shows an example of its own."""
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: one sub-command (or group) per module."""
-    from video_dagster.cli import db, demo, dev, pipeline, refresh, rerender, status, validate
+    from video_dagster.cli import (
+        db,
+        demo,
+        dev,
+        pipeline,
+        preview,
+        refresh,
+        rerender,
+        status,
+        validate,
+    )
     from video_dagster.emulators import cli as emulators
 
     parser = argparse.ArgumentParser(
         prog="video-dagster", description=__doc__.splitlines()[0], epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (db, pipeline, validate, status, demo, dev, refresh, rerender, emulators):
+    commands = (db, pipeline, validate, status, preview, demo, dev, refresh, rerender, emulators)
+    for module in commands:
         module.register(sub)
     return parser
 

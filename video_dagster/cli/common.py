@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,22 @@ def node_id(conn: sa.Connection, text: str) -> str:
                     {"id": nid}).first() is None:
         raise CliError(f"no node {text}")
     return nid
+
+
+def object_store(env: Mapping[str, str] | None = None) -> Any:
+    """The object store configured by the environment (as definitions.build_resources reads it;
+    importing definitions would load the whole graph for nothing)."""
+    import os
+
+    from video_dagster.resources.object_store import ObjectStoreResource
+
+    env = os.environ if env is None else env
+    return ObjectStoreResource(
+        backend="s3" if env.get("VIDEO_STORE_BACKEND") == "s3" else "local",
+        bucket=env.get("VIDEO_STORE_BUCKET") or "video-dagster",
+        endpoint_url=env.get("VIDEO_STORE_ENDPOINT_URL") or None,
+        region_name=env.get("AWS_REGION") or None,
+    ).get_store()
 
 
 def print_json(value: Any) -> None:

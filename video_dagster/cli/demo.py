@@ -89,13 +89,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         with engine.connect() as conn:
             import sqlalchemy as sa
 
-            node_ids = conn.execute(
-                sa.text("SELECT id::text FROM video_production_nodes WHERE pipeline_id = :p"),
+            node_rows = conn.execute(
+                sa.text("SELECT id::text, type FROM video_production_nodes WHERE pipeline_id = :p"),
                 {"p": pid},
-            ).scalars().all()
+            ).all()
         from dagster import AssetKey
 
-        keys = [AssetKey(asset_key_path(pid, n)) for n in node_ids]
+        keys = [AssetKey(asset_key_path(pid, n, t)) for n, t in node_rows]
         job = defs.resolve_implicit_global_asset_job_def()
         with DagsterInstance.get() as instance:
             result = job.execute_in_process(

@@ -9,8 +9,9 @@ import subprocess
 import sys
 from typing import Any
 
-from video_dagster.cli.common import add_command, engine
+from video_dagster.cli.common import add_command, engine, object_store
 from video_dagster.cli.environment import REPO_ROOT, dagster_environment
+from video_dagster.preview import PREVIEW_URL_ENV, serve
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -22,9 +23,14 @@ def cmd_dev(args: argparse.Namespace) -> int:
     was_running = embedded.running_url() is not None if embedded_mode else True
     eng = engine()
     env = {**os.environ, **dagster_environment(eng.url.render_as_string(False), embedded_mode)}
-    cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-           "-h", args.host, "-p", str(args.port)]
+    preview = _start_preview(env, args)
+    env[PREVIEW_URL_ENV] = preview
+    # Our wrapper of `dagster dev` (silences only its "use dg dev" notice), started in
+    # DAGSTER_HOME: from the repo root it would also warn about the template dagster.yaml there.
+    cmd = [sys.executable, "-m", "video_dagster.cli.dagster_dev", "dev",
+           "-w", str(REPO_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops everything)", flush=True)
+    print(f"output previews on {preview}/objects/<key>", flush=True)
     # Started from a script with `&`, this process inherits SIGINT ignored, and so would `dagster
     # dev` (which then ignores SIGTERM too). Handle both here: a Python handler is reset to the
     # default in the child at exec, and SIGTERM stops the group like Ctrl-C instead of killing
@@ -32,7 +38,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     # Own process group, default signal handling: `dagster dev` then stops cleanly on SIGINT.
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, start_new_session=True)
+    proc = subprocess.Popen(cmd, env=env, cwd=env["DAGSTER_HOME"], start_new_session=True)
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -43,6 +49,17 @@ def cmd_dev(args: argparse.Namespace) -> int:
         if embedded_mode and not was_running:
             embedded.stop()
             print("embedded database stopped")
+
+
+def _start_preview(env: dict[str, str], args: argparse.Namespace) -> str:
+    """Serve stored outputs on loopback (next port after the UI's when free); return its URL."""
+    store = object_store(env)
+    wanted = args.preview_port if args.preview_port is not None else args.port + 1
+    try:
+        server = serve(store, "127.0.0.1", wanted)
+    except OSError:
+        server = serve(store, "127.0.0.1", 0)  # taken: any free port (printed below)
+    return f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -68,4 +85,6 @@ def register(sub: Any) -> None:
                     "video-dagster dev --port 3000")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--preview-port", type=int, default=None,
+                   help="loopback port serving output previews (default: --port + 1; 0 = any)")
     p.set_defaults(func=cmd_dev)

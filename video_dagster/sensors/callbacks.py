@@ -37,7 +37,8 @@ CALLBACK_TIME_BUDGET_SECONDS = 30.0
 
 READ_NODES = sa.text(
     """
-    SELECT id::text AS node_id, pipeline_id::text AS pipeline_id, status, output, metadata
+    SELECT id::text AS node_id, pipeline_id::text AS pipeline_id, status, output, metadata,
+           type AS node_type
     FROM video_production_nodes WHERE id = ANY(CAST(:ids AS uuid[]))
     """
 )
@@ -52,6 +53,7 @@ class NodeAfter:
     status: str
     output: Any
     metadata: Any
+    node_type: str
 
     @property
     def run_id(self) -> str | None:
@@ -126,7 +128,7 @@ def decide(
         if node.run_id is not None and node.run_id in live_runs:
             counts["run_waiting"] += 1  # that run's asset returns the MaterializeResult itself
             continue
-        key = AssetKey(asset_key_path(node.pipeline_id, node.node_id))
+        key = AssetKey(asset_key_path(node.pipeline_id, node.node_id, node.node_type))
         if key in known_keys:
             events.append(materialization(node, key))
         else:

@@ -48,7 +48,7 @@ UUID_TEXT_RE = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 READY_NODES = sa.text(
     r"""
     WITH cand AS MATERIALIZED (
-        SELECT n.id, n.pipeline_id, n.inputs, n.structure_version, n.attempt, n.failures
+        SELECT n.id, n.pipeline_id, n.type, n.inputs, n.structure_version, n.attempt, n.failures
         FROM video_production_nodes n
         WHERE n.status IN ('pending', 'failed') AND n.is_valid
           AND (n.status = 'pending' OR n.failures < :max_failures)
@@ -77,7 +77,7 @@ READY_NODES = sa.text(
         FROM cand c
     )
     SELECT k.pipeline_id::text AS pipeline_id, k.id::text AS node_id, p.title AS pipeline_title,
-           k.structure_version, k.attempt, k.failures, k.ready, k.scanned
+           k.structure_version, k.attempt, k.failures, k.ready, k.scanned, k.type AS node_type
     FROM checked k JOIN video_production_pipelines p ON p.id = k.pipeline_id
     WHERE k.ready OR k.pos = k.scanned
     ORDER BY k.pipeline_id, k.id
@@ -95,11 +95,12 @@ class ReadyNode:
     structure_version: int
     attempt: int
     failures: int
+    node_type: str
 
     @property
     def key(self) -> AssetKey:
-        """Its asset key `video/<pipeline_id>/<node_id>`."""
-        return AssetKey(asset_key_path(self.pipeline_id, self.node_id))
+        """Its asset key `video/<pipeline_id>/<kind>_<node_id>`."""
+        return AssetKey(asset_key_path(self.pipeline_id, self.node_id, self.node_type))
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def fetch_ready(
         return ReadyPage([])
     nodes = [
         ReadyNode(r.pipeline_id, r.node_id, r.pipeline_title, r.structure_version, r.attempt,
-                  r.failures)
+                  r.failures, r.node_type)
         for r in rows if r.ready
     ]
     last = rows[-1]

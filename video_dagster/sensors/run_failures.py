@@ -28,7 +28,7 @@ from dagster import (
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
 from video_dagster.db.lifecycle import Applied
-from video_dagster.domain.keys import ASSET_KEY_PREFIX
+from video_dagster.domain.keys import node_id_of_key
 from video_dagster.resources.database import DatabaseResource
 from video_dagster.sensors.ready import AUTO, TRIGGER_TAG
 
@@ -142,10 +142,8 @@ class NodeFailure:
 
 
 def node_ids_of(keys: Sequence[AssetKey] | frozenset[AssetKey] | None) -> tuple[str, ...]:
-    """Node ids from `video/<pipeline>/<node>` keys."""
-    return tuple(
-        k.path[2] for k in keys or () if len(k.path) == 3 and k.path[0] == ASSET_KEY_PREFIX
-    )
+    """Node ids from node asset keys (`video/<pipeline>/<kind>_<node>`)."""
+    return tuple(n for k in keys or () if (n := node_id_of_key(k.path)) is not None)
 
 
 def decide(cursor: Cursor, observed: Observed) -> tuple[list[NodeFailure], Cursor]:

@@ -1,0 +1,45 @@
+"""The loopback preview server: serves store objects (with ranges), nothing else."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from video_dagster.preview import preview_link, serve
+from video_dagster.resources.object_store import LocalObjectStore
+
+
+@pytest.fixture
+def served(tmp_path):
+    store = LocalObjectStore(tmp_path / "objects", "video-dagster")
+    store.put_bytes("pipelines/p/nodes/n/out.mp4", b"0123456789", content_type="video/mp4")
+    (tmp_path / "secret.txt").write_text("not yours")
+    server = serve(store)
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_objects_are_served_whole_and_by_range(served):
+    link = preview_link("pipelines/p/nodes/n/out.mp4", served)
+    whole = httpx.get(link)
+    assert whole.status_code == 200 and whole.content == b"0123456789"
+    assert whole.headers["content-type"] == "video/mp4"
+    part = httpx.get(link, headers={"Range": "bytes=2-4"})
+    assert part.status_code == 206 and part.content == b"234"
+    assert part.headers["content-range"] == "bytes 2-4/10"
+    assert httpx.get(link, headers={"Range": "bytes=-3"}).content == b"789"
+
+
+@pytest.mark.parametrize("path", [
+    "/objects/../secret.txt", "/objects/%2E%2E/secret.txt", "/objects/a//b", "/etc/passwd",
+    "/objects/pipelines/p/nodes/n/missing.mp4",
+])
+def test_nothing_outside_the_store_is_served(served, path):
+    answer = httpx.get(served + path)
+    assert answer.status_code in (400, 404)
+    assert b"not yours" not in answer.content
+
+
+def test_no_link_without_a_server(monkeypatch):
+    monkeypatch.delenv("VIDEO_PREVIEW_URL", raising=False)
+    assert preview_link("k") is None
