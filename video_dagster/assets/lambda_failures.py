@@ -16,10 +16,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from video_dagster.assets.callbacks import Consumed
 from video_dagster.db.lifecycle import Lifecycle
-from video_dagster.resources.object_store import ObjectNotFoundError, ObjectStore
+from video_dagster.resources.object_store import ObjectNotFoundError, ObjectStore, validate_key
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ FAILURE_PREFIX = "aws/lambda/async/"
 QUARANTINE_PREFIX = "quarantine/lambda-failures/"
 MAX_RECORD_BYTES = 1_048_576  # an async payload is at most 1 MB; a record is not much more
 _MESSAGE_CHARS = 1000
+_FIELD_CHARS = 100  # condition, function name, error type: short words in a real record
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,12 @@ def _uuid(value: Any, name: str) -> str:
         raise UnreadableRecord(f"requestPayload.{name} is not a UUID") from None
 
 
+def _text(value: Any, limit: int) -> str:
+    """A record string as PostgreSQL can store it: no NUL, no lone surrogate, capped."""
+    text = str(value)[:limit].replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _classify(condition: str, error_type: str, message: str) -> str:
     if condition == "EventAgeExceeded":
         return "EventAgeExceeded"
@@ -67,21 +75,22 @@ def parse_record(raw: bytes) -> FailureRecord:
         raise UnreadableRecord(f"larger than {MAX_RECORD_BYTES} bytes")
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise UnreadableRecord(f"not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # ValueError: also int() beyond 4,300 digits
+        raise UnreadableRecord(f"not JSON: {str(exc)[:200]}") from None
     if not isinstance(body, dict):
         raise UnreadableRecord("not a JSON object")
     context, request = body.get("requestContext"), body.get("requestPayload")
     if not isinstance(context, dict) or not isinstance(request, dict):
         raise UnreadableRecord("requestContext or requestPayload is missing")
-    condition = str(context.get("condition") or "unknown")
+    condition = _text(context.get("condition") or "unknown", _FIELD_CHARS)
     if condition == "Success":
         raise UnreadableRecord("a success record (only failures are sent here)")
     response = body.get("responsePayload")
     response = response if isinstance(response, dict) else {}
-    error_type = str(response.get("errorType") or "")
-    message = str(response.get("errorMessage") or "")[:_MESSAGE_CHARS]
-    function = str(context.get("functionArn") or "").split(":function:")[-1].split(":")[0]
+    error_type = _text(response.get("errorType") or "", _FIELD_CHARS)
+    message = _text(response.get("errorMessage") or "", _MESSAGE_CHARS)
+    arn = str(context.get("functionArn") or "")[:1000]
+    function = _text(arn.split(":function:")[-1].split(":")[0], _FIELD_CHARS)
     kind = _classify(condition, error_type, message)
     if kind == "EventAgeExceeded":
         detail = "the event waited in Lambda's queue past MaximumEventAgeInSeconds and never ran"
@@ -90,7 +99,7 @@ def parse_record(raw: bytes) -> FailureRecord:
     return FailureRecord(
         node_uuid=_uuid(request.get("node_uuid"), "node_uuid"),
         process_uuid=_uuid(request.get("process_uuid"), "process_uuid"),
-        executor_type=str(request.get("executor_type") or ""),
+        executor_type=_text(request.get("executor_type") or "", _FIELD_CHARS),
         error=f"Lambda {function or 'function'} failed in AWS ({condition}): {detail}",
         error_type=kind,
     )
@@ -99,15 +108,14 @@ def parse_record(raw: bytes) -> FailureRecord:
 def consume(key: str, store: ObjectStore, lifecycle: Lifecycle) -> Consumed:
     """Read one record, fail its execution, delete it (quarantine it when unreadable)."""
     try:
-        raw = store.get_bytes(key)
+        with store.open_read(key) as stream:  # never more than the limit in memory
+            raw = stream.read(MAX_RECORD_BYTES + 1)
     except ObjectNotFoundError:
         return Consumed(key, None, None, "already consumed")
     try:
         record = parse_record(raw)
     except UnreadableRecord as exc:
-        target = QUARANTINE_PREFIX + key[len(FAILURE_PREFIX):]
-        store.put_bytes(target, raw)
-        store.delete(key)
+        target = _quarantine(store, key)
         log.warning("unreadable Lambda failure record %s (quarantined): %s", key, exc)
         return Consumed(key, None, None, f"unreadable Lambda failure record: {exc}",
                         quarantined=target)
@@ -115,6 +123,25 @@ def consume(key: str, store: ObjectStore, lifecycle: Lifecycle) -> Consumed:
                                record.error_type)
     store.delete(key)
     return Consumed(key, record.node_uuid, outcome)
+
+
+def _quarantine(store: ObjectStore, key: str) -> str | None:
+    """Move an unreadable record aside (an escaped name if its own is not a valid key there);
+    delete it if it cannot move, so it is never re-read every tick."""
+    try:
+        target = validate_key(QUARANTINE_PREFIX + key[len(FAILURE_PREFIX):])
+    except ValueError:
+        raw = key.encode("utf-8", "surrogateescape")
+        target = QUARANTINE_PREFIX + quote(raw, safe="")[:200]
+    try:
+        store.move(key, target)
+        return target
+    except ObjectNotFoundError:
+        return None
+    except Exception as exc:
+        log.warning("cannot quarantine failure record %r (%s); deleting it", key, exc)
+        store.delete(key)
+        return None
 
 
 def consume_pending(store: ObjectStore, lifecycle: Lifecycle, limit: int) -> list[Consumed]:
