@@ -122,7 +122,7 @@ def parse_highlights(value: Any, lines: int) -> frozenset[int]:
         return frozenset()
     if not isinstance(value, Sequence) or isinstance(value, str):
         raise InvalidInput("'highlights' must be a list of line numbers or ranges")
-    found: set[int] = set()
+    spans: list[tuple[int, int]] = []
     for item in value:
         if isinstance(item, str) and "-" in item:
             parts: Any = item.split("-", 1)
@@ -132,11 +132,17 @@ def parse_highlights(value: Any, lines: int) -> frozenset[int]:
             parts = [item, item]
         try:
             start, end = (int(p) for p in parts)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(Infinity)
             raise InvalidInput(f"'highlights' item {item!r} is not a line or a range") from None
         if not 1 <= start <= end <= lines:
             raise InvalidInput(f"'highlights' item {item!r} is outside lines 1-{lines}")
-        found.update(range(start, end + 1))
+        spans.append((start, end))
+    # Each line added once, however many items overlap (a 1 MB scene repeating [1, 10000]).
+    found: set[int] = set()
+    covered = 0
+    for start, end in sorted(spans):
+        found.update(range(max(start, covered + 1), end + 1))
+        covered = max(covered, end)
     return frozenset(found)
 
 

@@ -26,6 +26,7 @@ from lambdas.common.errors import InvalidInput
 
 Cell = tuple[str, str]  # character, #rrggbb
 WINDOW_BG = "#11111b"
+MAX_TITLE_CHARS = 1000  # a 3840 px window holds about 800 at the smallest title font
 
 
 @dataclass(frozen=True)
@@ -145,12 +146,15 @@ def _base(scene: Scene, lay: Layout, style: StyleMeta, size: tuple[int, int]) ->
         draw.ellipse((cx - dot, cy - dot, cx + dot, cy + dot), fill=color)
     if scene.title:
         title_font = load_font(max(8, lay.row_h * 2 // 3), 600)
-        title = scene.title
+        # More characters than any frame can show are cut first, so the fitting loop is short.
+        title = scene.title if len(scene.title) <= MAX_TITLE_CHARS else (
+            scene.title[:MAX_TITLE_CHARS - 1] + "…")
         room = x1 - x0 - lay.bar_h * 4
-        while title and title_font.getlength(title) > room:
+        while len(title) > 1 and title_font.getlength(title) > room:
             title = title[:-2] + "…"
-        draw.text(((x0 + x1) // 2, y0 + lay.bar_h // 2), title, font=title_font,
-                  fill="#cdd6f4", anchor="mm")
+        if title_font.getlength(title) <= room:  # a narrow, tall frame may have no room at all
+            draw.text(((x0 + x1) // 2, y0 + lay.bar_h // 2), title, font=title_font,
+                      fill="#cdd6f4", anchor="mm")
     return image
 
 
