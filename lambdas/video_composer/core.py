@@ -6,7 +6,8 @@ overlay's own pixels; a box outside the overlay fails naming its real size), the
 `borderColor`), then placed at `position` with `offsetX/offsetY` moving it inwards from the
 anchored edges (right/left, bottom/top; from the centre for `center`). `rounded` cuts its corners
 with a real alpha mask of `radius` px (default 8 % of its shorter side); `opacity` scales that
-mask. The output has the background's size.
+mask. The overlay with its border must fit in the background. The output has the background's
+size.
 Time: the output lasts as long as the overlay (the narration is never cut). A longer background
 is cut; a shorter one holds its last frame (`backgroundFit: hold`, default) or loops (`loop`).
 Audio: the overlay's (the background's when the overlay has none); `audio: mix` mixes both.
@@ -132,6 +133,13 @@ def layout(event: ComposeEvent, background: MediaInfo, overlay: MediaInfo) -> La
         raise InvalidInput(f"'borderColor' must be a colour name or #RRGGBB, got {color!r}")
     dx, dy = _int(c, "offsetX", 0, -100_000), _int(c, "offsetY", 0, -100_000)
     tw, th = w + 2 * border, h + 2 * border
+    # Bounded before Pillow draws the 4x mask and FFmpeg pads: a 2 px wide crop of a 1080 p
+    # overlay would otherwise ask for a 576x311040 frame and a mask of gigabytes.
+    if tw > bw + 1 or th > bh + 1:  # +1: the even rounding of an odd background
+        raise InvalidInput(
+            f"the overlay would be {tw}x{th} (scaled, border included), larger than the "
+            f"{bw}x{bh} background: lower 'scale' or 'border', or crop a wider box"
+        )
     x = {"left": dx, "right": bw - tw - dx, "center": (bw - tw) // 2 + dx}
     y = {"top": dy, "bottom": bh - th - dy, "center": (bh - th) // 2 + dy}
     vertical, _, horizontal = event.position.partition("-")

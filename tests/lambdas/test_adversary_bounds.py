@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,8 @@ import pytest
 
 from lambdas.code_renderer import core
 from lambdas.code_renderer.handler import lambda_handler as render_handler
+from lambdas.common.media import ffmpeg_exe
+from lambdas.video_composer.handler import lambda_handler as compose_handler
 from tests.lambdas.conftest import function_event, read_callback
 
 pytestmark = pytest.mark.usefixtures("work_root")
@@ -66,3 +69,32 @@ def test_repeated_highlight_ranges_cost_one_pass() -> None:
 def test_infinite_highlight_is_invalid_input() -> None:
     with pytest.raises(core.InvalidInput, match="is not a line or a range"):
         core.parse_scene({"code": "x", "highlights": [float("inf")]})
+
+
+@pytest.fixture(scope="module")
+def pip_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("adversary_pip")
+    return {"bg": _color(folder / "bg.mp4", "red", "320x240"),
+            "ov": _color(folder / "ov.mp4", "blue", "160x120")}
+
+
+def _color(out: Path, color: str, size: str) -> Path:
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+                    "-i", f"color=c={color}:size={size}:rate=10", "-t", "0.5", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", str(out)], check=True, timeout=60)
+    return out
+
+
+@pytest.mark.parametrize("config", [
+    {"rounded": True, "border": 1000},  # a 2096x2072 pad and an 8384x8288 mask
+    {"rounded": True, "cropWidth": 2, "cropHeight": 120, "scale": 1},  # 320x19200
+    {"rounded": False, "cropWidth": 1, "cropHeight": 120, "scale": 0.5},  # 160x19200, no mask
+])
+def test_an_overlay_larger_than_the_background_is_refused_before_drawing(
+        tmp_path: Path, pip_media: dict[str, Path], config: dict[str, Any]) -> None:
+    event = function_event(tmp_path, "compose-video", background_uri=pip_media["bg"],
+                           overlay_uri=pip_media["ov"], config=config)
+    body = compose_handler(event, None)
+    assert body.get("error_type") == "InvalidInput", body
+    assert "larger than the 320x240 background" in body["error"]
+    assert read_callback(event) == body
