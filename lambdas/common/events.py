@@ -11,6 +11,7 @@ from lambdas.common.errors import InvalidInput
 from lambdas.common.uris import ObjectUri, parse_uri
 
 IDENTITY_FIELDS = ("node_uuid", "executor_type", "process_uuid")
+MAX_ERROR_CHARS = 2000  # the orchestrator keeps no more of a callback's error
 # The project's key layout under a file:// store root: <root>/<bucket>/pipelines/<p>/nodes/<n>/<f>
 _FILE_LAYOUT = re.compile(r"/([^/]+)/(pipelines/[^/]+/nodes/[^/]+/[^/]+)$")
 
@@ -108,8 +109,12 @@ def success_body(ident: Mapping[str, Any], result: Mapping[str, Any]) -> dict[st
 
 
 def error_body(ident: Mapping[str, Any], error: str, error_type: str) -> dict[str, Any]:
-    """`{node_uuid, executor_type, process_uuid, error, error_type}`."""
+    """`{node_uuid, executor_type, process_uuid, error, error_type}`; the error is capped."""
     body = {name: ident.get(name) for name in IDENTITY_FIELDS}
+    if len(error) > MAX_ERROR_CHARS:
+        # A message quoting a 300 KB config value would make the whole callback too big to be
+        # accepted (256 KB), and the user would see that instead of the reason.
+        error = error[:MAX_ERROR_CHARS - 1] + "…"
     return {**body, "error": error, "error_type": error_type}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from lambdas.code_renderer.handler import lambda_handler as render_handler
 from lambdas.common.media import ffmpeg_exe
 from lambdas.video_composer.handler import lambda_handler as compose_handler
 from tests.lambdas.conftest import function_event, read_callback
+from video_dagster.assets.callbacks import MAX_CALLBACK_BYTES
 
 pytestmark = pytest.mark.usefixtures("work_root")
 
@@ -98,3 +100,9 @@ def test_an_overlay_larger_than_the_background_is_refused_before_drawing(
     assert body.get("error_type") == "InvalidInput", body
     assert "larger than the 320x240 background" in body["error"]
     assert read_callback(event) == body
+
+
+def test_an_error_quoting_a_huge_value_still_fits_in_a_callback(tmp_path: Path) -> None:
+    body = _render(tmp_path, {"code": "x", "language": "x" * 300_000})
+    assert body["error_type"] == "InvalidInput" and body["error"].startswith("unknown language")
+    assert len(json.dumps(body).encode()) < MAX_CALLBACK_BYTES
