@@ -22,6 +22,8 @@ BASE_ARGS = ("-hide_banner", "-nostdin", "-y", "-loglevel", "error")
 # function stays under 200 MB however large its input (bench/media.py).
 DECODE_THREADS = ("-threads", "2")
 X264_LOW_MEMORY = ("-threads", "2", "-x264-params", "rc-lookahead=5:sync-lookahead=0:bframes=0")
+MAX_VIDEO_SIDE = 8192  # 8K UHD (7680x4320) in either orientation, a little slack per side
+MAX_VIDEO_PIXELS = 7680 * 4320
 
 
 def uri_field(event: Mapping[str, Any], name: str) -> ObjectUri:
@@ -87,6 +89,13 @@ def probe_input(label: str, uri: ObjectUri, path: Path, *, video: bool = False,
         raise InvalidInput(f"{label} ({uri}) is not a readable media file: {exc}") from None
     if video and info.video is None:
         raise InvalidInput(f"{label} ({uri}) has no video stream")
+    if video and info.video is not None:
+        w, h = info.video.width, info.video.height
+        # A tiny file may declare a 16000x16000 picture: every decoded frame, the composer's
+        # mask and a merge's scaled clips would then take gigabytes.
+        if max(w, h) > MAX_VIDEO_SIDE or w * h > MAX_VIDEO_PIXELS:
+            raise InvalidInput(f"{label} ({uri}) is {w}x{h}, larger than the supported "
+                               f"7680x4320 (sides up to {MAX_VIDEO_SIDE} px)")
     if audio and info.audio is None:
         raise InvalidInput(f"{label} ({uri}) has no audio stream")
     return info

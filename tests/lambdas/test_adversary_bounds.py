@@ -16,6 +16,7 @@ from lambdas.code_renderer import core
 from lambdas.code_renderer.handler import lambda_handler as render_handler
 from lambdas.common.media import ffmpeg_exe
 from lambdas.video_composer.handler import lambda_handler as compose_handler
+from lambdas.video_merger.handler import lambda_handler as merge_handler
 from tests.lambdas.conftest import function_event, read_callback
 from video_dagster.assets.callbacks import MAX_CALLBACK_BYTES
 
@@ -106,3 +107,19 @@ def test_an_error_quoting_a_huge_value_still_fits_in_a_callback(tmp_path: Path) 
     body = _render(tmp_path, {"code": "x", "language": "x" * 300_000})
     assert body["error_type"] == "InvalidInput" and body["error"].startswith("unknown language")
     assert len(json.dumps(body).encode()) < MAX_CALLBACK_BYTES
+
+
+def test_a_video_larger_than_8k_is_refused_before_decoding(tmp_path: Path,
+                                                            pip_media: dict[str, Path]) -> None:
+    # A few hundred bytes on disk; declared 8208 px wide. Compose, merge: refused on probe.
+    wide = _color(tmp_path / "wide.mp4", "green", "8208x16")
+    event = function_event(tmp_path / "c", "compose-video", background_uri=wide,
+                           overlay_uri=pip_media["ov"], config={"rounded": True, "scale": 1})
+    body = compose_handler(event, None)
+    assert body.get("error_type") == "InvalidInput", body
+    assert "is 8208x16, larger than the supported 7680x4320" in body["error"]
+    event = function_event(tmp_path / "m", "merge-videos",
+                           input_videos=[f"file://{pip_media['ov']}", f"file://{wide}"],
+                           transition="fade", transition_duration=0.1)
+    body = merge_handler(event, None)
+    assert body.get("error_type") == "InvalidInput" and "8208x16" in body["error"], body
