@@ -91,7 +91,9 @@ def typed(model: type[_Config], config: Any) -> dict[str, Any]:
 
 def _output(ctx: ExecutionContext, node_id: str) -> dict[str, Any]:
     found = next((n for nodes in ctx.slots.values() for n in nodes if n.id == node_id), None)
-    return dict(found.output or {}) if found else {}
+    output = found.output if found else None
+    # Any JSON may sit in the column (a list, a string): only an object is an output.
+    return dict(output) if isinstance(output, dict) else {}
 
 
 def _one(ctx: ExecutionContext, slot: str) -> str:

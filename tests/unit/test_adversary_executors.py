@@ -1,0 +1,46 @@
+"""Media executors given input rows of any shape: one clear ExecutionFailed, never a TypeError."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from video_dagster.assets.executors.base import (
+    ExecutionContext,
+    ExecutionFailed,
+    InputNode,
+    NodeRow,
+)
+from video_dagster.assets.executors.media import MixAudioExecutor, RenderCodeExecutor
+from video_dagster.resources.object_store import LocalObjectStore
+
+P, N, NODE = ("11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222",
+              "44444444-4444-4444-8444-444444444444")
+VIDEO, AUDIO = "55555555-5555-4555-8555-555555555555", "66666666-6666-4666-8666-666666666666"
+
+
+def _ctx(tmp_path: Path, node_type: str, config: Any, slots: dict[str, Any]) -> ExecutionContext:
+    node = NodeRow(NODE, P, "node", node_type, {s: i.id for s, i in slots.items()}, config, None,
+                   "in_progress", True, {}, None, 1, {})
+    return ExecutionContext(node=node, slots={s: [i] for s, i in slots.items()}, process_uuid=N,
+                            store=LocalObjectStore(tmp_path, "b"), invoker=None,  # type: ignore[arg-type]
+                            lifecycle=None, log=None,  # type: ignore[arg-type]
+                            deadline=datetime.now(UTC))
+
+
+@pytest.mark.parametrize("output", [["a", "b"], "done", 7, True])
+def test_an_input_output_that_is_not_an_object(tmp_path: Path, output: Any) -> None:
+    LocalObjectStore(tmp_path, "b").put_bytes("library/v.mp4", b"x")
+    video = {"type": "video", "s3Key": "library/v.mp4"}
+    ctx = _ctx(tmp_path, "mix-audio", {"provider": "ffmpeg"}, {
+        "video": InputNode(VIDEO, "v", "asset", "completed", video),
+        "audio": InputNode(AUDIO, "a", "asset", "completed", output)})
+    with pytest.raises(ExecutionFailed, match=f"Input node {AUDIO} has no output"):
+        MixAudioExecutor().build_event(ctx)
+    ctx = _ctx(tmp_path, "render-code", {"provider": "native"},
+               {"config": InputNode(AUDIO, "scene", "asset", "completed", output)})
+    with pytest.raises(ExecutionFailed, match="must be a json asset"):
+        RenderCodeExecutor().build_event(ctx)
