@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from video_dagster.assets.execute import _result
 from video_dagster.assets.executors.base import (
     ExecutionContext,
     ExecutionFailed,
@@ -44,3 +45,11 @@ def test_an_input_output_that_is_not_an_object(tmp_path: Path, output: Any) -> N
                {"config": InputNode(AUDIO, "scene", "asset", "completed", output)})
     with pytest.raises(ExecutionFailed, match="must be a json asset"):
         RenderCodeExecutor().build_event(ctx)
+
+
+@pytest.mark.parametrize("output", [["a"], "done", 3, None, {"type": ["video"], "size": "big"}])
+def test_a_completed_node_with_any_output_json_still_reports(tmp_path: Path, output: Any) -> None:
+    # The "already completed" path hands the stored column to _result as it is.
+    result = _result(NODE, None, output, LocalObjectStore(tmp_path, "b"), note="already completed")
+    assert result.metadata is not None
+    assert result.metadata["node_id"] == NODE and result.metadata["type"] == "unknown"

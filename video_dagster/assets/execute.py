@@ -93,9 +93,12 @@ def _slots(node: NodeRow, inputs: dict[str, InputNode]) -> dict[str, list[InputN
     return slots
 
 
-def _result(node_id: str, process: str | None, output: dict[str, Any], store: Any,
+def _result(node_id: str, process: str | None, output: Any, store: Any,
             cost: Any = None, note: str | None = None) -> MaterializeResult:
-    meta: dict[str, Any] = {"node_id": node_id, "type": output.get("type", "unknown")}
+    output = output if isinstance(output, dict) else {}  # the column may hold any JSON
+    kind = output.get("type")
+    meta: dict[str, Any] = {"node_id": node_id,
+                            "type": kind if isinstance(kind, str) else "unknown"}
     if process:
         meta["process_uuid"] = process
     if output.get("uri"):
