@@ -15,7 +15,12 @@ from video_dagster.assets.executors.base import (
     InputNode,
     NodeRow,
 )
-from video_dagster.assets.executors.media import MixAudioExecutor, RenderCodeExecutor
+from video_dagster.assets.executors.media import (
+    MixAudioExecutor,
+    RenderCodeConfig,
+    RenderCodeExecutor,
+    typed,
+)
 from video_dagster.resources.object_store import LocalObjectStore
 
 P, N, NODE = ("11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222",
@@ -53,3 +58,10 @@ def test_a_completed_node_with_any_output_json_still_reports(tmp_path: Path, out
     result = _result(NODE, None, output, LocalObjectStore(tmp_path, "b"), note="already completed")
     assert result.metadata is not None
     assert result.metadata["node_id"] == NODE and result.metadata["type"] == "unknown"
+
+
+@pytest.mark.parametrize("value", ["inf", "-Infinity", "NaN"])
+def test_a_non_finite_number_in_text_is_refused_before_the_event(value: str) -> None:
+    with pytest.raises(ExecutionFailed, match=r"config\.typing") as info:
+        typed(RenderCodeConfig, {"typing": value})
+    assert info.value.error_type == "InvalidConfig"

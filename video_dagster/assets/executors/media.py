@@ -31,7 +31,9 @@ SCENE_FIELDS = ("language", "theme", "title", "code", "highlights")
 class _Config(BaseModel):
     """Node config as the editor writes it (camelCase); unknown keys such as provider ignored."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # No inf/NaN (pydantic reads the text "inf" as a float): an event holding one is not JSON
+    # to Lambda's Invoke API, and the user would see that instead of the field's name.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, allow_inf_nan=False)
 
 
 class MixAudioConfig(_Config):
