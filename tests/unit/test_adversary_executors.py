@@ -16,6 +16,7 @@ from video_dagster.assets.executors.base import (
     NodeRow,
 )
 from video_dagster.assets.executors.media import (
+    MAX_SCENE_BYTES,
     MixAudioExecutor,
     RenderCodeConfig,
     RenderCodeExecutor,
@@ -65,3 +66,16 @@ def test_a_non_finite_number_in_text_is_refused_before_the_event(value: str) -> 
     with pytest.raises(ExecutionFailed, match=r"config\.typing") as info:
         typed(RenderCodeConfig, {"typing": value})
     assert info.value.error_type == "InvalidConfig"
+
+
+def test_a_scene_asset_over_1_mb_is_refused_before_the_function_downloads_it(
+        tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path, "b")
+    store.put_bytes("library/scene.json", b" " * (MAX_SCENE_BYTES + 1))
+    scene = InputNode(AUDIO, "scene", "asset", "completed",
+                      {"type": "text", "s3Key": "library/scene.json"})
+    ctx = _ctx(tmp_path, "render-code", {"provider": "native"}, {"config": scene})
+    with pytest.raises(ExecutionFailed, match="a code scene is at most 1048576"):
+        RenderCodeExecutor().build_event(ctx)
+    store.put_bytes("library/scene.json", b'{"code": "x"}')
+    assert RenderCodeExecutor().build_event(ctx)["scene_uri"] == store.uri("library/scene.json")

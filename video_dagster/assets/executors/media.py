@@ -26,6 +26,7 @@ from video_dagster.resources.lambda_functions import FUNCTIONS
 
 DEFAULT_MEDIA_SECONDS = 60.0
 SCENE_FIELDS = ("language", "theme", "title", "code", "highlights")
+MAX_SCENE_BYTES = 1_048_576  # lambdas/code_renderer/handler.py's limit
 
 
 class _Config(BaseModel):
@@ -182,7 +183,13 @@ class RenderCodeExecutor(_Estimating):
                 raise ExecutionFailed(f"Input node {refs[0]} (config) must be a json asset "
                                       "holding {language, theme, title, code, highlights}",
                                       "InvalidInput")
-            event["scene_uri"] = inputs.input_uri(ctx, refs[0], ())
+            scene_key = inputs.input_key(ctx, refs[0], ())
+            info = ctx.store.stat(scene_key)
+            # Checked here: the function would download the whole object before measuring it.
+            if info is not None and info.size > MAX_SCENE_BYTES:
+                raise ExecutionFailed(f"Input node {refs[0]} (config) is {info.size} bytes; a "
+                                      f"code scene is at most {MAX_SCENE_BYTES}", "InvalidInput")
+            event["scene_uri"] = ctx.store.uri(scene_key)
         elif raw.get("code") is not None:
             event["scene"] = {k: raw[k] for k in SCENE_FIELDS if k in raw}
         else:
