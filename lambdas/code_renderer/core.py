@@ -111,7 +111,8 @@ def parse_scene(raw: Mapping[str, Any]) -> Scene:
         if not isinstance(value, str):
             raise InvalidInput(f"the scene's '{name}' must be text, got {value!r}")
         fields[name] = value
-    code = code.expandtabs(4).replace("\r\n", "\n").rstrip("\n")
+    # A lone CR ends a line too: Pygments splits there, so highlights must count it the same.
+    code = code.expandtabs(4).replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
     return Scene(fields["language"], fields["theme"], fields["title"], code,
                  parse_highlights(raw.get("highlights"), code.count("\n") + 1))
 

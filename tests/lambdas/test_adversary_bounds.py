@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.code_renderer import core
+from lambdas.code_renderer import core, render
 from lambdas.code_renderer.handler import lambda_handler as render_handler
 from lambdas.common.media import ffmpeg_exe
 from lambdas.video_composer.handler import lambda_handler as compose_handler
@@ -123,3 +123,10 @@ def test_a_video_larger_than_8k_is_refused_before_decoding(tmp_path: Path,
                            transition="fade", transition_duration=0.1)
     body = merge_handler(event, None)
     assert body.get("error_type") == "InvalidInput" and "8208x16" in body["error"], body
+
+
+def test_old_mac_line_ends_count_as_lines_for_highlights() -> None:
+    scene = core.parse_scene({"code": "a = 1\rb = 2\rc = 3", "highlights": [3],
+                              "language": "python"})
+    lexer, style = render.lexer_and_style(scene)
+    assert scene.highlights == {3} and len(render.colored_lines(scene, lexer, style)) == 3
