@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from video_dagster.assets.execute import _result
+from video_dagster.assets.executors import media
+from video_dagster.assets.executors.asset_node import AssetExecutor
 from video_dagster.assets.executors.base import (
     ExecutionContext,
     ExecutionFailed,
@@ -79,3 +81,18 @@ def test_a_scene_asset_over_1_mb_is_refused_before_the_function_downloads_it(
         RenderCodeExecutor().build_event(ctx)
     store.put_bytes("library/scene.json", b'{"code": "x"}')
     assert RenderCodeExecutor().build_event(ctx)["scene_uri"] == store.uri("library/scene.json")
+
+
+def test_an_aws_failure_record_is_neither_an_asset_source_nor_an_input(tmp_path: Path) -> None:
+    # It holds another node's whole event (inputs, config); it is ours, not media.
+    record = "aws/lambda/async/vd-video-merger/2026/12/01/2026-12-01T14.16.05-x"
+    LocalObjectStore(tmp_path, "b").put_bytes(record, b"{}")
+    node = NodeRow(NODE, P, "a", "asset", {}, {}, {"s3Key": record}, "in_progress", True, {},
+                   None, 1, {})
+    ctx = _ctx(tmp_path, "asset", {}, {})
+    with pytest.raises(ExecutionFailed, match="is not a media object"):
+        AssetExecutor().run(ExecutionContext(**{**ctx.__dict__, "node": node}))
+    ctx = _ctx(tmp_path, "render-code", {"provider": "native"}, {"config": InputNode(
+        AUDIO, "a", "asset", "completed", {"type": "text", "s3Key": record})})
+    with pytest.raises(ExecutionFailed, match="may read from"):
+        media.inputs.input_uri(ctx, AUDIO, ())  # imported through media: import cycle

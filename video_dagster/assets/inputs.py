@@ -15,7 +15,8 @@ from video_dagster.domain.keys import CALLBACK_PREFIX, node_output_key
 from video_dagster.resources.object_store import ObjectStoreError, validate_key
 
 # Keys of the store that are ours, not media: never an input, whoever names them.
-INTERNAL_PREFIXES = (CALLBACK_PREFIX, "quarantine/")
+# `aws/lambda/async/`: AWS on-failure records (assets/lambda_failures.py), another node's event.
+INTERNAL_PREFIXES = (CALLBACK_PREFIX, "quarantine/", "aws/lambda/async/")
 # A script or code asset is text for a provider request, not a document: keep it small.
 MAX_TEXT_BYTES = 1024 * 1024
 

@@ -15,6 +15,9 @@ from video_dagster.assets.executors.base import (
 )
 from video_dagster.resources.object_store import ObjectStoreError
 
+# The same rule as assets/inputs.py (which imports this package, so it is not imported here).
+INTERNAL_PREFIXES = ("callbacks/", "quarantine/", "aws/lambda/async/")
+
 _KINDS = ("video", "audio", "image", "text")
 
 
@@ -47,7 +50,7 @@ class AssetExecutor(Executor):
         if not isinstance(key, str) or not key:
             raise ExecutionFailed("asset node has no source: set asset.s3Key, asset.uri or "
                                   "asset.content", "InvalidInput")
-        if key.startswith(("callbacks/", "quarantine/")):  # ours, not media (see inputs.py)
+        if key.startswith(INTERNAL_PREFIXES):  # ours, not media (see inputs.py)
             raise ExecutionFailed(f"asset source {key[:200]!r} is not a media object",
                                   "InvalidInput")
         try:
