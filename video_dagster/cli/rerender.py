@@ -120,6 +120,7 @@ def launch(url: str, pid: str, nodes: list[Any], forced: bool) -> Launch:
     """One backfill for one pipeline, tagged so its runs are found by pipeline."""
     import httpx
 
+    from video_dagster.assets.translator import tag_value
     from video_dagster.domain.keys import asset_key_path
 
     title = nodes[0].pipeline_title
@@ -131,7 +132,8 @@ def launch(url: str, pid: str, nodes: list[Any], forced: bool) -> Launch:
         "tags": [{"key": "video/rerender" if forced else "video/trigger",
                   "value": "true" if forced else "cli"},
                  {"key": "video/force", "value": "true" if forced else "false"},
-                 {"key": "video/pipeline_id", "value": pid}],
+                 {"key": "video/pipeline_id", "value": pid},
+                 {"key": "video/pipeline_title", "value": tag_value(title) or "untitled"}],
     }
     response = httpx.post(url, json={"query": LAUNCH_BACKFILL, "variables": {"params": params}},
                           timeout=120)
