@@ -122,7 +122,9 @@ def money(value: Any) -> str:
         amount = float(value)
     except (TypeError, ValueError):
         return "-"
-    return f"${amount:,.2f}" if amount == 0 or abs(amount) >= 0.1 else f"${amount:.4f}"
+    if amount == 0 or abs(amount) >= 0.1:
+        return f"${amount:,.2f}"
+    return f"${amount:.4f}" if abs(amount) >= 0.0001 else "<$0.0001"
 
 
 def print_pipeline(eng: sa.Engine, pipeline_id: str, width: int | None = None) -> None:
