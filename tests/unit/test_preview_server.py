@@ -43,3 +43,29 @@ def test_nothing_outside_the_store_is_served(served, path):
 def test_no_link_without_a_server(monkeypatch):
     monkeypatch.delenv("VIDEO_PREVIEW_URL", raising=False)
     assert preview_link("k") is None
+
+
+def test_s3_objects_redirect_to_a_fresh_presigned_link(moto_endpoint, monkeypatch, tmp_path):
+    import boto3
+
+    from tests.conftest import use_fake_aws
+    from video_dagster.resources.object_store import ObjectStoreResource
+
+    use_fake_aws(monkeypatch, tmp_path, "preview-server-secret")
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    if "vd-preview-server" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket="vd-preview-server")
+    s3.put_object(Bucket="vd-preview-server", Key="pipelines/p/nodes/n/out.mp4", Body=b"s3 video")
+    store = ObjectStoreResource(backend="s3", bucket="vd-preview-server",
+                                endpoint_url=moto_endpoint, region_name="us-east-1").get_store()
+    server = serve(store)
+    try:
+        link = preview_link("pipelines/p/nodes/n/out.mp4",
+                            f"http://127.0.0.1:{server.server_address[1]}")
+        assert "Signature" not in link  # the stored link holds no credential
+        first = httpx.get(link)
+        assert first.status_code == 302 and "Signature=" in first.headers["location"]
+        assert httpx.get(link, follow_redirects=True).content == b"s3 video"
+        assert httpx.get(link.replace("out.mp4", "gone.mp4")).status_code == 404
+    finally:
+        server.shutdown()
