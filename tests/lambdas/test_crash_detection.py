@@ -11,7 +11,8 @@ from pathlib import Path
 import psutil
 
 from lambdas.common.workdir import sweep
-from video_dagster.resources.lambda_invoker import LocalLambdaInvoker, crash_message
+from video_dagster.resources.lambda_crashes import crash_message
+from video_dagster.resources.lambda_invoker import LocalLambdaInvoker
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import abc
 import json
-import logging
 import os
 import re
 import signal
@@ -22,9 +21,9 @@ from typing import Any, Literal
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from lambdas.common.billing import MEMORY_ENV
 from lambdas.common.workdir import TMPDIR_ENV, sweep
-from video_dagster.resources.lambda_functions import FUNCTIONS, deployed_name
+from video_dagster.resources.lambda_crashes import crash_message, memory_env, write_crash_callback
+from video_dagster.resources.lambda_functions import deployed_name
 
 # Local mode imports `lambdas.<name>`: the same rule as lambdas.local_runner, checked before
 # a process is started for nothing.
@@ -199,7 +198,7 @@ class LocalLambdaInvoker(LambdaInvoker):
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     # Own session: Ctrl-C or the end of the Dagster step does not kill it.
                     start_new_session=True, close_fds=True,
-                    env={**os.environ, TMPDIR_ENV: str(self.tmp_dir), **_memory_env(function_name),
+                    env={**os.environ, TMPDIR_ENV: str(self.tmp_dir), **memory_env(function_name),
                          **self.env}, cwd=self.cwd,
                 )
         except OSError as exc:
@@ -233,43 +232,6 @@ class LocalLambdaInvoker(LambdaInvoker):
         with _CHILDREN_LOCK:
             _CHILDREN[:] = [c for c in _CHILDREN if c.poll() is None]
             return len(_CHILDREN)
-
-
-def _memory_env(function_name: str) -> dict[str, str]:
-    # The deployed memory size, so a local run reports what it would cost on Lambda.
-    spec = FUNCTIONS.get(function_name)
-    return {MEMORY_ENV: str(spec.memory_mb)} if spec else {}
-
-
-def crash_message(function_name: str, pid: int, status: int, log_path: Path) -> str:
-    """`local Lambda video_merger (pid 12) was killed by SIGKILL (exit status -9) ...`."""
-    if status < 0:
-        try:
-            how = f"was killed by {signal.Signals(-status).name} (exit status {status})"
-        except ValueError:
-            how = f"was killed by signal {-status} (exit status {status})"
-    else:
-        how = f"exited with status {status}"
-    return f"local Lambda {function_name} (pid {pid}) {how} without calling back; log: {log_path}"
-
-
-def write_crash_callback(event: Mapping[str, Any], message: str) -> bool:
-    """Write the failure callback a dead child never wrote; False when one exists or no target."""
-    from lambdas.common.events import callback_target, endpoint_url, error_body, identity
-    from lambdas.common.storage import Storage
-
-    target = callback_target(event)
-    if target is None:
-        return False
-    storage = Storage(endpoint_url(event))
-    try:
-        if storage.exists(target):
-            return False  # it did call back just before dying
-        storage.write_json(target, error_body(identity(event), message, "LambdaCrashed"))
-    except Exception:  # the deadline still ends the execution
-        logging.getLogger(__name__).exception("could not write the crash callback to %s", target)
-        return False
-    return True
 
 
 # Process-wide: a resource (and so an invoker) is built per run, but the children of earlier
