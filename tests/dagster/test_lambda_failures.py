@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,30 @@ def test_the_callback_sensor_fails_the_node_and_quarantines_garbage(db_url: str,
     assert list(store.list(FAILURE_PREFIX)) == []
     assert [i.key for i in store.list(QUARANTINE_PREFIX)] == [
         key("a").replace(FAILURE_PREFIX, QUARANTINE_PREFIX)]
+
+
+def test_records_in_an_s3_bucket_are_read_where_aws_writes_them(engine, moto_endpoint,
+                                                                monkeypatch, tmp_path: Path):
+    import boto3
+
+    from tests.conftest import use_fake_aws
+    from video_dagster.assets.lambda_failures import consume_pending
+    from video_dagster.resources.object_store import S3ObjectStore
+
+    use_fake_aws(monkeypatch, tmp_path, "testing")
+    bucket = f"failures-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    store = S3ObjectStore(bucket, endpoint_url=moto_endpoint, region_name="us-east-1")
+    lifecycle = Lifecycle(engine)
+    node = make_node(engine, make_pipeline(engine))
+    process = lifecycle.started(node).process_uuid
+    assert process is not None
+    # The key exactly as Lambda names it: no extension, the time with dots.
+    s3.put_object(Bucket=bucket, Key=key("9b2f6a1e-4c3d-4e5f-8a9b-0c1d2e3f4a5b"),
+                  Body=json.dumps(record(node, process, condition="EventAgeExceeded")).encode())
+    (done,) = consume_pending(store, lifecycle, limit=10)
+    assert done.applied and done.node_uuid == node
+    row = node_row(engine, node)
+    assert row.status == "failed" and row.metadata["error_type"] == "EventAgeExceeded"
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
