@@ -73,7 +73,8 @@ class RenderCodeConfig(NodeConfig):
     width: int = 1920
     height: int = 1080
     fps: int | None = None
-    typing: bool | None = None
+    # characters per second, or "instant" (lambdas/code_renderer/core.py)
+    typing: float | Literal["instant"] | None = None
 
 
 class MixAudioConfig(NodeConfig):
