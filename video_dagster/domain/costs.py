@@ -10,6 +10,7 @@ from typing import Any
 
 from video_dagster.domain import configs as cfg
 from video_dagster.domain.nodes import node_type_of
+from video_dagster.resources.lambda_functions import estimate as lambda_estimate
 
 PRICES: Mapping[str, Any] = json.loads(
     resources.files("video_dagster.domain").joinpath("prices.json").read_text()
@@ -110,8 +111,16 @@ def _flat(node_type: str) -> Callable[[cfg.NodeConfig], float]:
     return lambda _config: float(PRICES["flat_estimates"].get(node_type, 0.0))
 
 
+def _lambda(config: cfg.NodeConfig) -> float:
+    # media (issue 10.6): our Lambdas cost GB-seconds x price (resources/lambda_functions.py).
+    node_type = {cfg.MixAudioConfig: "mix-audio", cfg.ComposeVideoConfig: "compose-video",
+                 cfg.RenderCodeConfig: "render-code", cfg.MergeVideosConfig: "merge-videos"}
+    return lambda_estimate(node_type[type(config)], config.model_dump())
+
+
 ESTIMATORS: Mapping[str, Callable[[cfg.NodeConfig], float]] = {
     "voiceover": _voiceover, "talking_head": _talking_head, "animation": _animation,
+    "lambda": _lambda,
 }
 """Estimator by name (the type table's `estimator`); `flat` uses `flat_estimates`."""
 

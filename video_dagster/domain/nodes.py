@@ -132,19 +132,19 @@ _TYPES = (
         # `native` is this project's own renderer (`builtin` its older name); `remotion` is the
         # editor's original one, rendered natively until a Remotion deployment is configured.
         fields=(_provider("remotion", "builtin", "native"),),
-        config_model=cfg.RenderCodeConfig, executor="render-code",
+        config_model=cfg.RenderCodeConfig, executor="render-code", estimator="lambda",
     ),
     NodeType(
         "mix-audio",
         slots=(_single("video", required=True), _single("audio", required=True)),
         fields=(_provider("ffmpeg"),),
-        config_model=cfg.MixAudioConfig, executor="mix-audio",
+        config_model=cfg.MixAudioConfig, executor="mix-audio", estimator="lambda",
     ),
     NodeType(
         "merge-videos",
         slots=(SlotSpec("segments", multiple=True, required=True, min_items=2),),
         fields=(_provider("ffmpeg"),),
-        config_model=cfg.MergeVideosConfig, executor="merge-videos",
+        config_model=cfg.MergeVideosConfig, executor="merge-videos", estimator="lambda",
     ),
     NodeType(
         "compose-video",
@@ -154,7 +154,7 @@ _TYPES = (
             FieldSpec("rounded", "boolean", required=True),
             *_ints("cropTop", "cropLeft", "cropWidth", "cropHeight"),
         ),
-        config_model=cfg.ComposeVideoConfig, executor="compose-video",
+        config_model=cfg.ComposeVideoConfig, executor="compose-video", estimator="lambda",
     ),
 )
 

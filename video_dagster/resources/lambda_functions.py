@@ -51,3 +51,36 @@ FUNCTIONS: Mapping[str, LambdaFunction] = MappingProxyType({
 def deployed_name(logical: str, prefix: str) -> str:
     """The deployed function name of a logical name under a prefix (see the module docstring)."""
     return f"{prefix}{logical.replace('_', '-')}"
+
+
+# Estimates: run seconds = a fixed start (download, probe, upload) + seconds per second of media.
+# Media length is the inputs' when their producers reported it, else DEFAULT_MEDIA_SECONDS.
+FIXED_SECONDS = 3.0
+DEFAULT_MEDIA_SECONDS = 60.0
+_RUN_PER_MEDIA_SECOND = {
+    "audio_mixer": 0.05,  # video copied, audio encoded
+    "video_composer": 1.0,  # a full decode + encode
+    "code_renderer": 0.5,  # bench/media.py: ~0.3 CPU s per second at 1080p30
+    "video_merger": 0.05,  # stream copy; a transition re-encodes (below)
+}
+_TRANSITION_PER_MEDIA_SECOND = 0.8
+NODE_FUNCTIONS = {"mix-audio": "audio_mixer", "compose-video": "video_composer",
+                  "render-code": "code_renderer", "merge-videos": "video_merger"}
+
+
+def estimate(node_type: str, config: Mapping[str, object] | None,
+             media_seconds: float | None = None) -> float:
+    """USD for one execution: the function's GB-seconds for the predicted run time at list price.
+
+    render-code's media length is its own `duration`; merge-videos with a transition re-encodes.
+    """
+    name = NODE_FUNCTIONS[node_type]
+    config = config or {}
+    seconds = DEFAULT_MEDIA_SECONDS if media_seconds is None else media_seconds
+    per_second = _RUN_PER_MEDIA_SECOND[name]
+    if node_type == "render-code":
+        duration = config.get("duration")
+        seconds = float(duration) if isinstance(duration, int | float) else 10.0
+    if node_type == "merge-videos" and config.get("transition") not in (None, "none"):
+        per_second = _TRANSITION_PER_MEDIA_SECOND
+    return FUNCTIONS[name].cost(FIXED_SECONDS + per_second * seconds)

@@ -14,7 +14,7 @@ from video_dagster.assets.executors.base import (
     Submitted,
 )
 from video_dagster.domain.keys import callback_key
-from video_dagster.resources.lambda_functions import FUNCTIONS
+from video_dagster.resources.lambda_functions import FUNCTIONS, estimate
 from video_dagster.resources.lambda_invoker import LambdaInvocationError
 from video_dagster.resources.object_store import S3ObjectStore
 
@@ -83,6 +83,7 @@ class MergeVideosExecutor(LambdaMediaExecutor):
 
     def estimate(self, config: Any, produced: list[dict[str, Any]]) -> float:
         """USD: stream copy is quick; a transition re-encodes every second of the inputs."""
-        seconds = sum(float(o.get("duration") or 60.0) for o in produced) or 120.0
-        transition = isinstance(config, dict) and config.get("transition") not in (None, "none")
-        return FUNCTIONS[self.function_name].cost(3.0 + seconds * (0.8 if transition else 0.05))
+        known = [float(o["duration"]) for o in produced
+                 if isinstance(o.get("duration"), int | float)]
+        return estimate("merge-videos", config if isinstance(config, dict) else {},
+                        sum(known) if known else None)

@@ -8,8 +8,8 @@ Input media rules:
 - render-code: the optional `config` input must be a json asset (`.json` key or JSON content
   type); without it the scene fields (`language`, `theme`, `title`, `code`, `highlights`) come
   from the node config. `remotion` renders with the native renderer too, and says so.
-Estimates: the function's memory x a predicted run time x the GB-second price (the predicted
-time scales with the input duration when the producer reported it, else DEFAULT_MEDIA_SECONDS).
+Estimates: the function's memory x a predicted run time x the GB-second price
+(`lambda_functions.estimate`; the media length is the inputs' when their producers reported it).
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from video_dagster.assets import inputs
 from video_dagster.assets.executors.base import ExecutionContext, ExecutionFailed
 from video_dagster.assets.executors.lambda_media import LambdaMediaExecutor
-from video_dagster.resources.lambda_functions import FUNCTIONS
+from video_dagster.resources.lambda_functions import FUNCTIONS, estimate
 
-DEFAULT_MEDIA_SECONDS = 60.0
 SCENE_FIELDS = ("language", "theme", "title", "code", "highlights")
 MAX_SCENE_BYTES = 1_048_576  # lambdas/code_renderer/handler.py's limit
 
@@ -106,33 +105,27 @@ def _one(ctx: ExecutionContext, slot: str) -> str:
     return refs[0]
 
 
-def _seconds(outputs: list[dict[str, Any]]) -> float:
+def _seconds(outputs: list[dict[str, Any]]) -> float | None:
     known = [float(o["duration"]) for o in outputs if isinstance(o.get("duration"), int | float)]
-    return max(known) if known else DEFAULT_MEDIA_SECONDS
+    return max(known) if known else None
 
 
 class _Estimating(LambdaMediaExecutor):
-    """Adds the cost estimate: predicted seconds on the function's memory."""
+    """Adds the cost estimate (video_dagster/resources/lambda_functions.py `estimate`)."""
 
-    # Run seconds per second of media, plus a fixed start (download, probe, upload).
-    seconds_per_media_second: float = 0.2
-    fixed_seconds: float = 3.0
-
-    def predicted_seconds(self, config: Any, produced: list[dict[str, Any]]) -> float:
-        """How long the function should run for these inputs."""
-        return self.fixed_seconds + self.seconds_per_media_second * _seconds(produced)
+    node_type: str
 
     def estimate(self, config: Any, produced: list[dict[str, Any]]) -> float:
         """USD: the function's GB-seconds for the predicted run time, at the list price."""
-        return FUNCTIONS[self.function_name].cost(self.predicted_seconds(config, produced))
+        return estimate(self.node_type, config if isinstance(config, dict) else {},
+                        _seconds(produced))
 
 
 class MixAudioExecutor(_Estimating):
     """mix-audio: an audio track under a video, on the audio_mixer Lambda."""
 
-    function_name = "audio_mixer"
+    function_name, node_type = "audio_mixer", "mix-audio"
     timeout = FUNCTIONS["audio_mixer"].deadline
-    seconds_per_media_second = 0.05
 
     def build_event(self, ctx: ExecutionContext) -> dict[str, Any]:
         config = typed(MixAudioConfig, ctx.node.config)
@@ -148,9 +141,8 @@ class MixAudioExecutor(_Estimating):
 class ComposeVideoExecutor(_Estimating):
     """compose-video: picture-in-picture on the video_composer Lambda."""
 
-    function_name = "video_composer"
+    function_name, node_type = "video_composer", "compose-video"
     timeout = FUNCTIONS["video_composer"].deadline
-    seconds_per_media_second = 1.0
 
     def build_event(self, ctx: ExecutionContext) -> dict[str, Any]:
         config = typed(ComposeVideoConfig, ctx.node.config)
@@ -162,14 +154,8 @@ class ComposeVideoExecutor(_Estimating):
 class RenderCodeExecutor(_Estimating):
     """render-code: the native renderer on the code_renderer Lambda."""
 
-    function_name = "code_renderer"
+    function_name, node_type = "code_renderer", "render-code"
     timeout = FUNCTIONS["code_renderer"].deadline
-    seconds_per_media_second = 0.5
-
-    def predicted_seconds(self, config: Any, produced: list[dict[str, Any]]) -> float:
-        seconds = config.get("duration", 10.0) if isinstance(config, dict) else 10.0
-        scale = seconds if isinstance(seconds, int | float) else 10.0
-        return self.fixed_seconds + self.seconds_per_media_second * float(scale)
 
     def build_event(self, ctx: ExecutionContext) -> dict[str, Any]:
         raw = ctx.node.config if isinstance(ctx.node.config, dict) else {}
