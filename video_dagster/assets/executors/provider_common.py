@@ -15,7 +15,6 @@ from video_dagster.domain.configs import ConfigError, NodeConfig
 from video_dagster.domain.nodes import parse_config
 
 C = TypeVar("C", bound=NodeConfig)
-MAX_TEXT_BYTES = inputs.MAX_TEXT_BYTES
 
 
 def typed_config(ctx: ExecutionContext, model: type[C]) -> C:
@@ -43,7 +42,7 @@ def input_key(ctx: ExecutionContext, node: InputNode, kinds: tuple[str, ...]) ->
 def input_text(ctx: ExecutionContext, node: InputNode) -> str:
     """A script/prompt input's text (assets/inputs.py); a JSON document gives its `script` or
     `text` string."""
-    text = inputs.input_text(ctx, node.id, MAX_TEXT_BYTES)
+    text = inputs.input_text(ctx, node.id)  # capped at inputs.MAX_TEXT_BYTES
     output = node.output or {}
     if output.get("contentType") != "application/json" and not str(
             output.get("s3Key") or "").endswith(".json"):
