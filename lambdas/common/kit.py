@@ -24,6 +24,10 @@ DECODE_THREADS = ("-threads", "2")
 X264_LOW_MEMORY = ("-threads", "2", "-x264-params", "rc-lookahead=5:sync-lookahead=0:bframes=0")
 MAX_VIDEO_SIDE = 8192  # 8K UHD (7680x4320) in either orientation, a little slack per side
 MAX_VIDEO_PIXELS = 7680 * 4320
+# Demuxers that open the files or URLs an input names: an HLS playlist in the store would make
+# FFmpeg read any media file on the machine into the output (DESIGN §7: nothing else may).
+INDIRECT_FORMATS = frozenset({"hls", "applehttp", "concat", "dash", "sdp", "rtp", "rtsp", "tee",
+                              "ffmetadata", "subfile"})
 
 
 def uri_field(event: Mapping[str, Any], name: str) -> ObjectUri:
@@ -87,6 +91,10 @@ def probe_input(label: str, uri: ObjectUri, path: Path, *, video: bool = False,
         info = probe(path)
     except ProbeError as exc:
         raise InvalidInput(f"{label} ({uri}) is not a readable media file: {exc}") from None
+    formats = set(info.format_name.split(","))
+    if formats & INDIRECT_FORMATS:
+        raise InvalidInput(f"{label} ({uri}) is a {info.format_name} playlist or list naming "
+                           "other files; only self-contained media files are accepted")
     if video and info.video is None:
         raise InvalidInput(f"{label} ({uri}) has no video stream")
     if video and info.video is not None:

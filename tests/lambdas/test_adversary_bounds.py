@@ -130,3 +130,25 @@ def test_old_mac_line_ends_count_as_lines_for_highlights() -> None:
                               "language": "python"})
     lexer, style = render.lexer_and_style(scene)
     assert scene.highlights == {3} and len(render.colored_lines(scene, lexer, style)) == 3
+
+
+def test_a_playlist_in_the_store_cannot_pull_in_a_file_from_outside(
+        tmp_path: Path, pip_media: dict[str, Path]) -> None:
+    # Local mode: FFmpeg opens the stored path itself; an HLS playlist there names any file.
+    outside = tmp_path / "outside" / "secret.ts"
+    outside.parent.mkdir()
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i",
+                    str(pip_media["ov"]), "-c", "copy", "-f", "mpegts", str(outside)],
+                   check=True, timeout=60)
+    playlist = tmp_path / "store" / "bucket" / "library" / "clip.m3u8"
+    playlist.parent.mkdir(parents=True)
+    playlist.write_text("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:0.5,\n"
+                        f"file://{outside}\n#EXT-X-ENDLIST\n")
+    event = function_event(tmp_path, "merge-videos",
+                           input_videos=[f"file://{pip_media['bg']}", f"file://{playlist}"])
+    body = merge_handler(event, None)
+    assert body.get("error_type") == "InvalidInput", body
+    assert "hls playlist or list naming other files" in body["error"]
+    event = function_event(tmp_path / "c", "compose-video", background_uri=pip_media["bg"],
+                           overlay_uri=playlist, config={"rounded": False})
+    assert "hls playlist" in compose_handler(event, None).get("error", "")
