@@ -27,7 +27,7 @@ MAX_VIDEO_PIXELS = 7680 * 4320
 # Demuxers that open the files or URLs an input names: an HLS playlist in the store would make
 # FFmpeg read any media file on the machine into the output (DESIGN §7: nothing else may).
 INDIRECT_FORMATS = frozenset({"hls", "applehttp", "concat", "dash", "sdp", "rtp", "rtsp", "tee",
-                              "ffmetadata", "subfile"})
+                              "ffmetadata", "subfile", "imf"})
 
 
 def uri_field(event: Mapping[str, Any], name: str) -> ObjectUri:
