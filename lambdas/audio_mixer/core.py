@@ -22,6 +22,7 @@ from lambdas.common.media import MediaInfo
 from lambdas.common.uris import ObjectUri
 
 MODES = ("replace", "mix")
+MIN_FADE = 0.000001
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,12 @@ def mix_filter(event: MixEvent, video: MediaInfo, duration: float) -> tuple[str,
     """The filter graph ending in [aout], and whether the video's own audio is mixed in."""
     d = f"{duration:.6f}"
     chain = [f"volume={event.audio_volume:g}", "apad", f"atrim=duration={d}"]
-    if event.fade_in > 0:
-        chain.append(f"afade=t=in:st=0:d={event.fade_in:g}")
-    if event.fade_out > 0:
+    # Fixed-point: FFmpeg's duration options refuse "1e-07"; fades under 1 us are none.
+    if event.fade_in >= MIN_FADE:
+        chain.append(f"afade=t=in:st=0:d={event.fade_in:.6f}")
+    if event.fade_out >= MIN_FADE:
         chain.append(f"afade=t=out:st={max(0.0, duration - event.fade_out):.6f}:"
-                     f"d={event.fade_out:g}")
+                     f"d={event.fade_out:.6f}")
     parts = ["[1:a:0]" + ",".join(chain) + "[new]"]
     mixed = event.mode == "mix" and video.audio is not None
     last = "[new]"

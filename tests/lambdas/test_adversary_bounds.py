@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
+from lambdas.audio_mixer.handler import lambda_handler as mix_handler
 from lambdas.code_renderer import core, render
 from lambdas.code_renderer.handler import lambda_handler as render_handler
 from lambdas.common.media import ffmpeg_exe
 from lambdas.video_composer.handler import lambda_handler as compose_handler
 from lambdas.video_merger.handler import lambda_handler as merge_handler
-from tests.lambdas.conftest import function_event, read_callback
+from tests.lambdas.conftest import Tones, function_event, read_callback
 from video_dagster.assets.callbacks import MAX_CALLBACK_BYTES
 
 pytestmark = pytest.mark.usefixtures("work_root")
@@ -152,3 +153,15 @@ def test_a_playlist_in_the_store_cannot_pull_in_a_file_from_outside(
     event = function_event(tmp_path / "c", "compose-video", background_uri=pip_media["bg"],
                            overlay_uri=playlist, config={"rounded": False})
     assert "hls playlist" in compose_handler(event, None).get("error", "")
+
+
+@pytest.mark.parametrize("config", [
+    {"fadeIn": 1e-7, "fadeOut": 0.00001},  # FFmpeg read "1e-07" as no duration at all
+    {"fadeIn": 0.25, "audioVolume": 1e-7, "videoVolume": 1e-7, "mode": "mix"},
+])
+def test_tiny_fades_and_volumes_mix(tmp_path: Path, pip_media: dict[str, Path],
+                                    tones: Tones, config: dict[str, Any]) -> None:
+    event = function_event(tmp_path, "mix-audio", video_uri=pip_media["bg"],
+                           audio_uri=tones.short, config=config)
+    body = mix_handler(event, None)
+    assert "result" in body, body
