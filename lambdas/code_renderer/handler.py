@@ -60,11 +60,12 @@ def render_code(raw: Mapping[str, Any], storage: Storage, context: Any = None) -
         lexer, style = render.lexer_and_style(scene)
         lines = render.colored_lines(scene, lexer, style)
         lay = render.fit(lines, event.width, event.height)
-        total = round(event.duration * event.fps)
+        # At least one frame: 0.5 s at 1 fps rounds to none, and an empty stream is no video.
+        total = max(1, round(event.duration * event.fps))
         drawn = draw_rate(event.fps)
         rate = core.typing_rate(event, sum(len(r.cells) for r in lay.rows), len(lay.rows))
         counts = core.visible_counts([len(r.cells) for r in lay.rows], rate, drawn,
-                                     round(event.duration * drawn))
+                                     max(1, round(event.duration * drawn)))
         out = work / f"output{suffix}"
         size = (event.width, event.height)
         pipe_ffmpeg(encode_argv(ffmpeg, *size, event.fps, str(out), OUTPUT_MUXERS[suffix]),

@@ -165,3 +165,9 @@ def test_tiny_fades_and_volumes_mix(tmp_path: Path, pip_media: dict[str, Path],
                            audio_uri=tones.short, config=config)
     body = mix_handler(event, None)
     assert "result" in body, body
+
+
+def test_half_a_second_at_one_fps_is_still_a_video(tmp_path: Path) -> None:
+    body = _render(tmp_path, {"code": "print(1)"}, duration=0.5, fps=1, width=320, height=180)
+    result = body["result"]
+    assert (result["type"], result["frames"], result["width"]) == ("video", 1, 320), result
