@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -51,3 +52,15 @@ def test_poisoned_records_are_quarantined_not_retried_forever(engine: sa.Engine,
     assert list(store.list(FAILURE_PREFIX)) == []
     assert len(list(store.list("quarantine/"))) == 2
     assert node_row(engine, node).status == "in_progress"
+
+
+def test_a_record_with_a_non_utf8_file_name_is_quarantined(engine: sa.Engine,
+                                                           tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path, "b")
+    folder = store.path(f"{FAILURE_PREFIX}f")
+    folder.mkdir(parents=True)
+    with open(os.fsencode(folder) + b"/bad-\xff-name", "wb") as fh:
+        fh.write(b"{garbage")
+    [done] = consume_pending(store, Lifecycle(engine), 10)
+    assert done.quarantined is not None and "%FF" in done.quarantined
+    assert list(store.list(FAILURE_PREFIX)) == []

@@ -110,11 +110,10 @@ def consume(key: str, store: ObjectStore, lifecycle: Lifecycle) -> Consumed:
     try:
         with store.open_read(key) as stream:  # never more than the limit in memory
             raw = stream.read(MAX_RECORD_BYTES + 1)
+        record = parse_record(raw)
     except ObjectNotFoundError:
         return Consumed(key, None, None, "already consumed")
-    try:
-        record = parse_record(raw)
-    except UnreadableRecord as exc:
+    except (UnreadableRecord, ValueError) as exc:  # ValueError: a name the store cannot open
         target = _quarantine(store, key)
         log.warning("unreadable Lambda failure record %s (quarantined): %s", key, exc)
         return Consumed(key, None, None, f"unreadable Lambda failure record: {exc}",
