@@ -256,3 +256,12 @@ def test_an_object_that_cannot_be_read_stays_for_the_next_tick_and_blocks_nothin
     assert consumed[0].problem.startswith("not consumed: ConnectionResetError")
     assert node_row(engine, second).status == "completed"
     assert plain.exists(broken) and node_row(engine, first).status == "in_progress"
+
+
+@pytest.mark.parametrize(
+    ("reported", "recorded"),
+    [(0.0042, 0.0042), (0, 0.0), (True, None), (False, None), (-1, None), (1e6, None),
+     ("0.1", None), (None, None)],
+)
+def test_a_callback_cost_is_kept_only_when_plausible(reported, recorded):
+    assert callbacks.lambda_cost(reported) == recorded

@@ -198,6 +198,17 @@ def _check(report: CallbackReport, ids: tuple[str, str], lifecycle: Lifecycle,
     return node, checked_output(report.result, node.type, node.pipeline_id, ids[0], store)
 
 
+# One Lambda run costs cents at most (15 min x 10 GB is ~$0.15); a larger figure is a bad report.
+MAX_LAMBDA_COST_USD = 10.0
+
+
+def lambda_cost(value: Any) -> float | None:
+    """The USD cost a Lambda reported, or None when it is not a plausible figure."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value <= MAX_LAMBDA_COST_USD else None
+
+
 def consume(key: str, store: ObjectStore, lifecycle: Lifecycle) -> Consumed:
     """Check, apply and delete one callback object; a poisoned one is quarantined."""
     ids = key_ids(key)
@@ -223,7 +234,7 @@ def consume(key: str, store: ObjectStore, lifecycle: Lifecycle) -> Consumed:
         cost = report.result.get("cost")
         outcome = lifecycle.succeeded(
             ids[0], output, ids[1],
-            cost=float(cost) if isinstance(cost, int | float) and cost >= 0 else None,
+            cost=lambda_cost(cost),
         )
     store.delete(key)
     if isinstance(outcome, Stale):
