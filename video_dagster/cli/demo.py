@@ -1,9 +1,12 @@
-"""`video-dagster demo`: a real pipeline through the real asset graph, with no credentials.
+"""`video-dagster demo`: a real production through the real asset graph, with no credentials.
 
-Generates three short clips with FFmpeg (two compatible, one of another size without audio),
-stores them in the local object store, imports `examples/merge_clips.json`, materializes the
-pipeline's assets through Dagster (the merge runs on the video_merger Lambda in local mode and
-reports through its callback), then prints the node table, the output file and its duration.
+By default it imports `examples/lesson.json` — every node type: a script voiced on ElevenLabs, a
+HeyGen presenter, a Veo intro scored with music, a code screen, the presenter composited over it
+picture-in-picture, and a crossfaded merge — and materializes it through Dagster: providers answer
+from the bundled loopback emulators (real media made with FFmpeg) unless their keys are set, and
+the FFmpeg work runs on the Lambdas in local mode. `--quick` runs `examples/merge_clips.json`
+(three generated clips merged) instead. It prints the node table, the output file, its probed
+duration and a copy of the video to watch.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ CLIPS = {
                                 "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=44100"],
     "library/demo/clip_c.mp4": ["-f", "lavfi", "-i", "testsrc2=size=480x270:rate=30"],
 }
+MUSIC_KEY = "library/demo/music.m4a"
+EXAMPLES = {"lesson": "lesson.json", "quick": "merge_clips.json"}
 
 
 def make_clips(folder: Path, seconds: float = 2.0) -> dict[str, Path]:
@@ -46,6 +51,19 @@ def make_clips(folder: Path, seconds: float = 2.0) -> dict[str, Path]:
         subprocess.run([*cmd, str(out)], check=True, timeout=120)
         paths[key] = out
     return paths
+
+
+def make_music(folder: Path, seconds: float = 8.0) -> Path:
+    """A soft two-tone music bed for the lesson (argv, never a shell)."""
+    import imageio_ffmpeg
+
+    out = folder / "music.m4a"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-loglevel", "error",
+                    "-f", "lavfi", "-i", f"sine=frequency=220:sample_rate=44100:duration={seconds}",
+                    "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=44100:duration={seconds}",
+                    "-filter_complex", "amix=inputs=2,volume=0.5", "-c:a", "aac", str(out)],
+                   check=True, timeout=120)
+    return out
 
 
 def probe_duration(path: Path) -> float:
@@ -74,14 +92,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from video_dagster.definitions import build_resources
 
         store = build_resources()["object_store"].get_store()  # type: ignore[attr-defined]
+        example = "quick" if args.quick else "lesson"
         with tempfile.TemporaryDirectory(prefix="vd-demo-") as tmp:
             for key, path in make_clips(Path(tmp)).items():
                 store.put_file(key, path, content_type="video/mp4")
+            store.put_file(MUSIC_KEY, make_music(Path(tmp)), content_type="audio/mp4")
         with engine.begin() as conn:
             pid = transfer.import_pipeline(
-                conn, json.loads((EXAMPLES_DIR / "merge_clips.json").read_text())
+                conn, json.loads((EXAMPLES_DIR / EXAMPLES[example]).read_text())
             )
-        print(f"imported pipeline {pid}; materializing it through Dagster...", flush=True)
+        print(f"imported pipeline {pid} ({EXAMPLES[example]}); materializing it through "
+              "Dagster...", flush=True)
 
         from video_dagster.definitions import build_defs
 
@@ -106,20 +127,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print()
         print_pipeline(engine, pid)
         with engine.connect() as conn:
+            statuses = conn.execute(
+                sa.text("SELECT status FROM video_production_nodes WHERE pipeline_id = :p"),
+                {"p": pid}).scalars().all()
             rows = conn.execute(
                 sa.text("SELECT title, status, output FROM video_production_nodes "
                         "WHERE pipeline_id = :p AND type = 'merge-videos'"), {"p": pid}
             ).all()
-        ok = result.success
+        ok = result.success and all(s == "completed" for s in statuses)
         for row in rows:
             if row.status != "completed":
-                ok = False
                 continue
-            local = Path(tempfile.gettempdir()) / "video-dagster-demo-output.mp4"
+            local = Path(tempfile.gettempdir()) / f"video-dagster-demo-{example}.mp4"
             store.get_to_file(row.output["s3Key"], local)
             print(f"\noutput: {row.output['uri']}")
             print(f"size: {row.output.get('size')} bytes; probed duration: "
-                  f"{probe_duration(local):.2f} s (3 clips of 2.00 s)")
+                  f"{probe_duration(local):.2f} s; a copy to watch: {local}")
         print(f"\ndemo {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s")
         return 0 if ok else 1
     finally:
@@ -130,5 +153,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add `demo`."""
     p = add_command(sub, "demo", "run the end-to-end demo with no credentials",
-                    "video-dagster demo")
+                    "video-dagster demo            # the whole lesson, every node type\n"
+                    "  video-dagster demo --quick    # three clips merged")
+    p.add_argument("--quick", action="store_true",
+                   help="merge three generated clips instead of producing the whole lesson")
     p.set_defaults(func=cmd_demo)
