@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import logging
+import math
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -16,6 +21,15 @@ import httpx
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+MAX_JSON_BYTES = 128 << 20  # Vertex returns clips inline as base64: a few tens of MB at most
+MAX_DOWNLOAD_BYTES = 2 << 30
+MAX_ERROR_BYTES = 64 << 10
+MAX_MESSAGE_CHARS = 500
+MAX_REDIRECTS = 5
+# Hosts a download link must never reach, whatever the provider says (cloud metadata services).
+_METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+# A provider job id: opaque, but it goes into our URL paths and metadata.
+_ID_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:=-]{0,255}")
 # Statuses that mean "rejected before any work started": safe to resend even a billable submit.
 REJECTED_STATUS = frozenset({429, 503})
 
@@ -25,6 +39,7 @@ class ProviderError(Exception):
 
     def __init__(self, provider: str, code: str, message: str, *, retryable: bool = False,
                  status: int | None = None, retry_after: float | None = None) -> None:
+        message = message[:MAX_MESSAGE_CHARS]
         super().__init__(f"{provider}: {message} ({code})")
         self.provider = provider
         self.code = code
@@ -45,7 +60,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to sleep before attempt number `attempt + 1` (attempt counts from 1)."""
-        if retry_after is not None:
+        if retry_after is not None and math.isfinite(retry_after):
             return min(max(retry_after, 0.0), self.max_delay)
         raw = min(self.base_delay * 2.0 ** (attempt - 1), self.max_delay)
         return float(raw * (1 + random.uniform(-self.jitter, self.jitter)))
@@ -70,16 +85,59 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     if not value:
         return None
     try:
-        return float(value)
+        seconds = float(value)
+        return seconds if math.isfinite(seconds) else None  # "nan" would crash time.sleep
     except ValueError:
         pass
     try:
         return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
+def safe_id(provider: str, value: Any, *, slashes: bool = False) -> str:
+    """A provider job id checked before it goes into a URL path or metadata: short, plain
+    characters, no `..` or empty segment (operation names have `/`-separated segments)."""
+    parts = value.split("/") if isinstance(value, str) and slashes else [value]
+    if not (isinstance(value, str) and len(value) <= 1024 and all(
+            isinstance(p, str) and _ID_SEGMENT.fullmatch(p) for p in parts)):
+        shown = repr(value)[:60] if isinstance(value, str) else type(value).__name__
+        raise ProviderError(provider, "bad_response", f"provider returned an unusable job id "
+                            f"({shown})")
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name}")
+
+
+def decode_json(raw: bytes) -> Any:
+    """Strict JSON: NaN/Infinity refused; deep nesting raises ValueError, not RecursionError."""
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 ErrorParser = Callable[[httpx.Response], tuple[str, str]]
+
+
+def _is_internal(host: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.lower() == "localhost" or host.lower().endswith(".localhost")
+    return ip.is_loopback or ip.is_private
+
+
+def _read_capped(response: httpx.Response, limit: int) -> bytes | None:
+    """The streamed body, or None when it is longer than `limit` bytes."""
+    body = bytearray()
+    for part in response.iter_bytes():
+        body += part
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def _default_parser(response: httpx.Response) -> tuple[str, str]:
@@ -114,16 +172,21 @@ class ProviderHTTP:
 
     def scrub(self, text: str) -> str:
         """`text` with every credential value replaced (providers sometimes echo them)."""
-        for secret in self.auth_headers.values():
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        for value in self.auth_headers.values():
+            # "Bearer <token>": the provider may echo the token alone.
+            for secret in (value, value.rsplit(" ", 1)[-1]):
+                if secret and len(secret) >= 8:
+                    text = text.replace(secret, "***")
+        return text[:MAX_MESSAGE_CHARS]
 
     def error(self, response: httpx.Response) -> ProviderError:
         """The typed error for an error response."""
         try:
-            response.read()
-            code, message = self.parse_error(response)
+            # A copy holding at most MAX_ERROR_BYTES: an endless error body is not read whole.
+            body = _read_capped(response, MAX_ERROR_BYTES) or b""
+            code, message = self.parse_error(httpx.Response(
+                response.status_code, content=body, request=response.request,
+                headers={"content-type": response.headers.get("content-type", "")}))
         except Exception:  # an unparseable body still gives a clear error
             code, message = f"http_{response.status_code}", response.reason_phrase
         return ProviderError(
@@ -146,7 +209,10 @@ class ProviderHTTP:
             last = attempt == self.retry.attempts
             try:
                 req = self.client.build_request(method, url, headers=headers, **kwargs)
-                response = self.client.send(req, stream=stream)
+                # Always streamed, so that an error body is read only up to MAX_ERROR_BYTES.
+                response = self.client.send(req, stream=True)
+                if response.status_code < 400 and not stream:
+                    response.read()  # a cut-off body is a transport error like before
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:
                     raise ProviderError(self.provider, "connect_error",
@@ -180,13 +246,25 @@ class ProviderHTTP:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        """`request` and decode a JSON body (a clear error when it is not JSON)."""
-        response = self.request(method, path, **kwargs)
+        """`request` and decode a JSON body: a clear error when it is not JSON, holds NaN or
+        Infinity, nests too deeply or passes MAX_JSON_BYTES (never read whole)."""
+        response = self.request(method, path, stream=True, **kwargs)
         try:
-            return response.json()
-        except ValueError:
+            raw = _read_capped(response, MAX_JSON_BYTES)
+        except httpx.TransportError as exc:
+            raise ProviderError(self.provider, "bad_response", f"{method} {path}: response "
+                                f"cut off ({type(exc).__name__})", retryable=True) from None
+        finally:
+            response.close()
+        if raw is None:
             raise ProviderError(self.provider, "bad_response",
-                                f"{method} {path} returned non-JSON") from None
+                                f"{method} {path} returned over {MAX_JSON_BYTES >> 20} MB")
+        try:
+            return decode_json(raw)
+        except ValueError:
+            kind = response.headers.get("content-type", "no content type")[:60]
+            raise ProviderError(self.provider, "bad_response",
+                                f"{method} {path} returned non-JSON ({kind})") from None
 
     def _pause(self, attempt: int, retry_after: float | None, why: str) -> None:
         delay = self.retry.delay(attempt, retry_after)
@@ -194,16 +272,66 @@ class ProviderHTTP:
                  self.retry.attempts - 1, delay)
         self.sleep(delay)
 
+    def check_url(self, url: str) -> httpx.URL:
+        """A download URL we may fetch: http(s) only (http only when the API itself is), never
+        a cloud metadata or link-local address, and loopback/private hosts only when the API
+        itself is served there (the emulators)."""
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError):
+            raise ProviderError(self.provider, "unsafe_url", "download URL is malformed"
+                                ) from None
+        base = httpx.URL(self.base_url)
+        allowed = {"https", base.scheme}
+        host = target.host
+        where = f"{target.scheme or 'relative'}://{host}"
+        if target.scheme not in allowed or not host:
+            raise ProviderError(self.provider, "unsafe_url",
+                                f"refusing to download from {where} (scheme not allowed)")
+        try:
+            ip = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            ip = None
+        if host.lower() in _METADATA_HOSTS or (ip is not None and (
+                ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved)):
+            raise ProviderError(self.provider, "unsafe_url",
+                                f"refusing to download from {where} (internal address)")
+        if _is_internal(host) and not _is_internal(base.host):
+            raise ProviderError(self.provider, "unsafe_url",
+                                f"refusing to download from {where} (private address)")
+        return target
+
+    def _open(self, url: str, with_auth: bool) -> httpx.Response:
+        """GET `url` streamed, following redirects by hand so every hop is checked and the
+        credentials go only to the API's own origin (httpx keeps custom headers across hosts)."""
+        origin = httpx.URL(self.base_url)
+        for _hop in range(MAX_REDIRECTS + 1):
+            target = self.check_url(url)
+            same = (target.scheme, target.host, target.port) == (
+                origin.scheme, origin.host, origin.port)
+            headers = dict(self.auth_headers) if with_auth and same else {}
+            response = self.client.send(self.client.build_request("GET", target,
+                                                                  headers=headers),
+                                        stream=True, follow_redirects=False)
+            location = response.headers.get("location")
+            if not (response.is_redirect and location):
+                return response
+            response.close()
+            url = str(target.join(location))
+        raise ProviderError(self.provider, "download_failed",
+                            f"download redirected more than {MAX_REDIRECTS} times")
+
     def download(self, url: str, dest: Path, *, refresh: Callable[[], str] | None = None,
-                 with_auth: bool = False, chunk: int = 1 << 16) -> int:
+                 with_auth: bool = False, chunk: int = 1 << 16,
+                 max_bytes: int = MAX_DOWNLOAD_BYTES) -> int:
         """Stream `url` into `dest` following redirects; on 403/404 (an expired link) ask
-        `refresh` for a fresh URL. Returns the byte count."""
+        `refresh` for a fresh URL. Stops (and removes `dest`) past `max_bytes`. Returns the
+        byte count."""
         refreshes = 0
         for attempt in range(1, self.retry.attempts + 1):
-            headers = dict(self.auth_headers) if with_auth else {}
             try:
-                with self.client.stream("GET", url, headers=headers,
-                                        follow_redirects=True) as response:
+                response = self._open(url, with_auth)
+                with closing(response):
                     if response.status_code in (403, 404) and refresh and refreshes < 2:
                         refreshes += 1
                         log.info("%s: download link expired (%d); fetching a fresh one",
@@ -216,12 +344,7 @@ class ProviderHTTP:
                             raise err
                         self._pause(attempt, err.retry_after, f"download {err.status}")
                         continue
-                    size = 0
-                    with dest.open("wb") as out:
-                        for part in response.iter_bytes(chunk):
-                            out.write(part)
-                            size += len(part)
-                    return size
+                    return self.save(response, dest, chunk, max_bytes)
             except httpx.TransportError as exc:
                 if attempt == self.retry.attempts:
                     raise ProviderError(self.provider, "download_failed",
@@ -230,6 +353,25 @@ class ProviderHTTP:
                 self._pause(attempt, None, f"download {type(exc).__name__}")
         raise ProviderError(self.provider, "download_failed", "download kept failing",
                             retryable=True)
+
+    def save(self, response: httpx.Response, dest: Path, chunk: int, max_bytes: int) -> int:
+        """Write the body to `dest`, refusing (before or while reading) more than `max_bytes`."""
+        too_large = ProviderError(self.provider, "too_large",
+                                  f"download is larger than the {max_bytes} byte limit")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise too_large
+        size = 0
+        with dest.open("wb") as out:
+            for part in response.iter_bytes(chunk):
+                size += len(part)
+                if size > max_bytes:
+                    break
+                out.write(part)
+        if size > max_bytes:
+            dest.unlink(missing_ok=True)
+            raise too_large
+        return size
 
     def close(self) -> None:
         """Close the connection pool."""

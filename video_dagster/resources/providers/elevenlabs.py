@@ -11,6 +11,12 @@ import httpx
 
 from video_dagster.resources.providers.base import RETRYABLE_STATUS, ProviderError, ProviderHTTP
 
+# About 16 KB/s at 128 kbps, 192 KB/s for 48 kHz WAV: far beyond any real clip of a 40k-character
+# request, so a runaway body is cut instead of filling the disk.
+MAX_AUDIO_BYTES = 512 << 20
+# A 200 that is not audio (an HTML error page, JSON from a proxy) must not be stored as speech.
+_NOT_AUDIO = ("text/", "application/json", "application/xml", "application/xhtml")
+
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 
 # Per-request character caps (help centre); unknown models get the smallest documented one.
@@ -112,12 +118,12 @@ class ElevenLabsClient:
             response.close()
 
     def _save(self, response: httpx.Response, dest: Path) -> Speech:
-        size = 0
-        with dest.open("wb") as out:
-            for part in response.iter_bytes(1 << 16):
-                out.write(part)
-                size += len(part)
-        return self._speech(response, dest, size)
+        kind = response.headers.get("content-type", "").lower()
+        if kind.startswith(_NOT_AUDIO):
+            raise ProviderError("elevenlabs", "bad_response", "text-to-speech answered 200 "
+                                f"with {kind.split(';')[0]} instead of audio")
+        return self._speech(response, dest, self.http.save(response, dest, 1 << 16,
+                                                             MAX_AUDIO_BYTES))
 
     @staticmethod
     def _speech(response: httpx.Response, dest: Path, size: int) -> Speech:
@@ -126,8 +132,13 @@ class ElevenLabsClient:
             credits = float(cost) if cost is not None else None
         except ValueError:
             credits = None
+        if credits is not None and not 0 <= credits < 1e9:  # nan, inf, negative: not a cost
+            credits = None
+        request_id = response.headers.get("request-id")
+        if request_id is not None and len(request_id) > 128:  # stored in metadata, sent back
+            request_id = None
         return Speech(dest, size, response.headers.get("content-type", "audio/mpeg"),
-                      response.headers.get("request-id"), response.headers.get("history-item-id"),
+                      request_id, response.headers.get("history-item-id", "")[:128] or None,
                       credits)
 
     def close(self) -> None:

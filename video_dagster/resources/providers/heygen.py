@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from video_dagster.resources.providers.base import ProviderError, ProviderHTTP
+from video_dagster.resources.providers.base import ProviderError, ProviderHTTP, safe_id
 
 DEFAULT_BASE_URL = "https://api.heygen.com"
 
@@ -70,32 +71,30 @@ class HeyGenClient:
         # Bytes, not a file handle, so that a retry resends the whole file (max 32 MB).
         body = self.http.json("POST", "/v3/assets", idempotency_key=idempotency_key,
                               files={"file": (path.name, path.read_bytes(), mime)})
-        asset_id = _data(body, self.http.provider).get("asset_id")
-        if not isinstance(asset_id, str):
-            raise ProviderError("heygen", "bad_response", "upload returned no asset_id")
-        return asset_id
+        return safe_id("heygen", _data(body, self.http.provider).get("asset_id"))
 
     def create_video(self, payload: dict[str, Any], idempotency_key: str) -> str:
         """`POST /v3/videos` → video_id. Billable: sent with an Idempotency-Key so a resend after
         a lost response returns the same video instead of a second one."""
         body = self.http.json("POST", "/v3/videos", billable=True,
                               idempotency_key=idempotency_key, json=payload)
-        video_id = _data(body, "heygen").get("video_id")
-        if not isinstance(video_id, str):
-            raise ProviderError("heygen", "bad_response", "create returned no video_id")
-        return video_id
+        return safe_id("heygen", _data(body, "heygen").get("video_id"))
 
     def get_video(self, video_id: str) -> VideoStatus:
         """`GET /v3/videos/{id}`."""
+        safe_id("heygen", video_id)
         data = _data(self.http.json("GET", f"/v3/videos/{video_id}"), "heygen")
-        raw = str(data.get("status") or "")
+        # The status becomes metadata.stage: a short plain word, whatever the provider sends.
+        raw = str(data.get("status") or "")[:40]
         duration = data.get("duration")
+        if not (isinstance(duration, int | float) and math.isfinite(duration) and duration > 0):
+            duration = None
         failure = data.get("failure_message") or data.get("failure_code")
         return VideoStatus(video_id, STATES.get(raw, "running"), raw,
                            data.get("video_url") if isinstance(data.get("video_url"), str)
                            else None,
-                           float(duration) if isinstance(duration, int | float) else None,
-                           str(failure) if failure else None)
+                           float(duration) if duration is not None else None,
+                           self.http.scrub(str(failure)) if failure else None)
 
     def download(self, status: VideoStatus, dest: Path) -> int:
         """Download the presigned `video_url`; a 403/404 (expired) re-polls for a fresh one."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from video_dagster.resources.providers.base import ProviderError, ProviderHTTP
+from video_dagster.resources.providers.base import ProviderError, ProviderHTTP, safe_id
 
 DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
 API_VERSION = "2024-11-06"
@@ -61,23 +62,31 @@ class RunwayClient:
         """`POST /v1/image_to_video` (with promptImage) or `/v1/text_to_video` → task id."""
         path = "/v1/image_to_video" if body.get("promptImage") else "/v1/text_to_video"
         got = self.http.json("POST", path, billable=True, json=body)
-        if not isinstance(got, dict) or not isinstance(got.get("id"), str):
-            raise ProviderError("runway", "bad_response", "submit returned no task id")
-        return str(got["id"])
+        return safe_id("runway", got.get("id") if isinstance(got, dict) else None)
 
     def get(self, task_id: str) -> Task:
         """`GET /v1/tasks/{id}`."""
-        got = self.http.json("GET", f"/v1/tasks/{task_id}")
-        status = str(got.get("status") or "")
+        got = self.http.json("GET", f"/v1/tasks/{safe_id('runway', task_id)}")
+        if not isinstance(got, dict):
+            raise ProviderError("runway", "bad_response", "task is not a JSON object")
+        # The status becomes metadata.stage and progress metadata.progress: bounded values.
+        status = str(got.get("status") or "")[:40]
         progress = got.get("progress")
+        if not (isinstance(progress, int | float) and not isinstance(progress, bool)
+                and math.isfinite(progress)):
+            progress = None
+        output = got.get("output")
+        outputs = tuple(u for u in output if isinstance(u, str)) if isinstance(
+            output, list) else ()
+        failure, code = got.get("failure"), got.get("failureCode")
         return Task(task_id, STATES.get(status, "running"), status,
-                    float(progress) if isinstance(progress, int | float) else None,
-                    tuple(str(u) for u in got.get("output") or ()),
-                    got.get("failure"), got.get("failureCode"))
+                    min(max(float(progress), 0.0), 1.0) if progress is not None else None,
+                    outputs, self.http.scrub(str(failure)) if failure else None,
+                    str(code)[:80] if code else None)
 
     def cancel(self, task_id: str) -> None:
         """`DELETE /v1/tasks/{id}`: cancel a running task."""
-        self.http.request("DELETE", f"/v1/tasks/{task_id}")
+        self.http.request("DELETE", f"/v1/tasks/{safe_id('runway', task_id)}")
 
     def download(self, task: Task, dest: Path) -> int:
         """Download `output[0]`; an expired link re-polls the task for a fresh one."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import httpx
 
 from video_dagster.domain.costs import VEO_DURATIONS
-from video_dagster.resources.providers.base import ProviderError, ProviderHTTP
+from video_dagster.resources.providers.base import ProviderError, ProviderHTTP, safe_id
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 DURATIONS = VEO_DURATIONS
@@ -45,15 +47,24 @@ def image_part(data: bytes, mime: str) -> dict[str, str]:
     return {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": mime}
 
 
-def _operation(body: Any) -> Operation:
-    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
-        raise ProviderError("veo", "bad_response", "operation has no name")
-    name, done = body["name"], bool(body.get("done"))
+def _operation(body: Any, scrub: Callable[[str], str] = str) -> Operation:
+    """The operation reduced; any other shape is a clear `bad_response`, never a crash."""
+    if not isinstance(body, dict):
+        raise ProviderError("veo", "bad_response", "operation is not a JSON object")
+    name, done = safe_id("veo", body.get("name"), slashes=True), body.get("done") is True
     if not done:
         return Operation(name, False)
+    try:
+        return _finished(name, body, scrub)
+    except (TypeError, ValueError, AttributeError, binascii.Error):
+        raise ProviderError("veo", "bad_response", f"operation {name[-60:]} finished with a "
+                            "result of an unexpected shape") from None
+
+
+def _finished(name: str, body: dict[str, Any], scrub: Callable[[str], str]) -> Operation:
     if isinstance(body.get("error"), dict):
         err = body["error"]
-        return Operation(name, True, error=str(err.get("message") or err.get("status")))
+        return Operation(name, True, error=scrub(str(err.get("message") or err.get("status"))))
     response: dict[str, Any] = body.get("response") or {}
     # Gemini nests the samples, Vertex does not.
     gen: dict[str, Any] = response.get("generateVideoResponse") or response
@@ -63,15 +74,15 @@ def _operation(body: Any) -> Operation:
         if video.get("uri"):
             uris.append(str(video["uri"]))
         elif video.get("encodedVideo"):
-            inline.append(base64.b64decode(video["encodedVideo"]))
+            inline.append(base64.b64decode(video["encodedVideo"], validate=True))
     for video in gen.get("videos") or []:
         if video.get("bytesBase64Encoded"):
-            inline.append(base64.b64decode(video["bytesBase64Encoded"]))
+            inline.append(base64.b64decode(video["bytesBase64Encoded"], validate=True))
         elif video.get("gcsUri"):
             gcs.append(str(video["gcsUri"]))
     return Operation(name, True, tuple(uris), tuple(inline), tuple(gcs),
                      int(gen.get("raiMediaFilteredCount") or 0),
-                     tuple(str(r) for r in gen.get("raiMediaFilteredReasons") or ()))
+                     tuple(scrub(str(r)) for r in gen.get("raiMediaFilteredReasons") or ()))
 
 
 class GeminiVeoClient:
@@ -92,11 +103,12 @@ class GeminiVeoClient:
         body = self.http.json("POST", f"/v1beta/models/{model}:predictLongRunning",
                               billable=True, json={"instances": [instance],
                                                    "parameters": parameters})
-        return _operation(body).name
+        return _operation(body, self.http.scrub).name
 
     def get(self, name: str) -> Operation:
         """`GET /v1beta/{operation name}`."""
-        return _operation(self.http.json("GET", f"/v1beta/{name}"))
+        return _operation(self.http.json("GET", f"/v1beta/{safe_id('veo', name, slashes=True)}"),
+                          self.http.scrub)
 
     def download(self, uri: str, dest: Path) -> int:
         """The file URI needs the key and redirects to the bytes; when the redirect target has
@@ -124,10 +136,11 @@ class VertexVeoClient:
         body = self.http.json("POST", f"{self.prefix}/{model}:predictLongRunning",
                               billable=True, json={"instances": [instance],
                                                    "parameters": parameters})
-        return _operation(body).name
+        return _operation(body, self.http.scrub).name
 
     def get(self, name: str) -> Operation:
         """`POST {model}:fetchPredictOperation {operationName}` (a POST, not a GET)."""
+        safe_id("vertex", name, slashes=True)
         model = name.split("/models/", 1)[1].split("/", 1)[0] if "/models/" in name else ""
         return _operation(self.http.json("POST", f"{self.prefix}/{model}:fetchPredictOperation",
-                                         json={"operationName": name}))
+                                         json={"operationName": name}), self.http.scrub)
