@@ -70,11 +70,14 @@ def fault_response(fault: Fault, envelope: Envelope) -> Response | None:
     """Apply a fault: sleep for `delay`, then answer with its status (or None: serve normally)."""
     if fault.delay:
         time.sleep(fault.delay)
-    if fault.status is None:
-        return None
     headers = {}
     if fault.retry_after is not None:
         headers["Retry-After"] = f"{fault.retry_after:g}"
+    if fault.body is not None:
+        return Response(fault.body, fault.status or 200, headers=headers,
+                        media_type=fault.content_type)
+    if fault.status is None:
+        return None
     return JSONResponse(envelope(fault.status, fault.code, fault.message), fault.status,
                         headers=headers)
 

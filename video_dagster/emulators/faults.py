@@ -12,7 +12,8 @@ class Fault:
     """Answer `times` matching requests with `status` (or delay them) instead of serving them.
 
     `code`/`message` fill the provider's error envelope; `retry_after` sets the header; `delay`
-    sleeps before serving; `delay_after` serves (and bills) first, then sleeps — a lost response.
+    sleeps before serving; `delay_after` serves (and bills) first, then sleeps — a lost response;
+    `body` answers with that raw text instead.
     """
 
     method: str
@@ -24,6 +25,10 @@ class Fault:
     delay: float = 0.0
     delay_after: float = 0.0
     times: int = 1
+    # A raw body served instead of the envelope (status 200 unless `status` is set): a hostile
+    # or broken provider (HTML at 200, wrong JSON shape, odd job ids).
+    body: str | None = None
+    content_type: str = "application/json"
 
 
 class FaultBook:

@@ -1,0 +1,83 @@
+"""Hostile provider responses through Dagster (emulator fault bodies): the node ends failed with
+a readable reason (no traceback, no key) or recovers — never left in progress."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.narration import nodes, run
+from tests.e2e.test_animation_pipeline import KEY, animation_doc, providers
+from video_dagster.emulators.faults import Fault
+
+RUNWAY = {"provider": "runway", "duration": 5}
+TASKS = r"^/v1/tasks/"
+
+
+def task(**fields) -> str:
+    return json.dumps({"id": "t", "createdAt": 0, **fields})
+
+
+FAILS = {
+    "submit returns a path-traversal job id": (
+        Fault("POST", r"_to_video$", body=json.dumps({"id": "../../v1/organization"})),
+        "Provider:bad_response", "unusable job id"),
+    "poll answers 200 with an HTML page": (
+        Fault("GET", TASKS, body="<html><h1>Gateway</h1></html>", content_type="text/html"),
+        "Provider:bad_response", "non-JSON"),
+    "poll answers NaN": (
+        Fault("GET", TASKS, body='{"status": "RUNNING", "progress": NaN}'),
+        "Provider:bad_response", "non-JSON"),
+    "output link points at a local file": (
+        Fault("GET", TASKS, body=task(status="SUCCEEDED", output=["file:///etc/passwd"])),
+        "Provider:unsafe_url", "refusing to download"),
+    "output link points at the metadata service": (
+        Fault("GET", TASKS, body=task(status="SUCCEEDED",
+                                      output=["http://169.254.169.254/latest/meta-data/"])),
+        "Provider:unsafe_url", "internal address"),
+    "failure message echoes the key": (
+        Fault("GET", TASKS, body=task(status="FAILED", failureCode="INTERNAL",
+                                      failure=f"token {KEY} rejected")),
+        "ProviderJobFailed", "rejected"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAILS))
+def test_hostile_response_fails_the_node_clearly(name, engine, resources, instance, emus):
+    fault, error_type, message = FAILS[name]
+    emus.runway.faults.add(fault)
+    resources = {**resources, "providers": providers(emus)}
+    pid, result = run(engine, resources, instance, animation_doc(RUNWAY, image=False))
+    anim = nodes(engine, pid)["Anim"]
+    assert not result.success and anim.status == "failed"
+    error = anim.metadata["error"]
+    assert anim.metadata["error_type"] == error_type and message in error, error
+    assert "Traceback" not in error and KEY not in json.dumps(anim.metadata)
+    assert emus.runway.submits <= 1
+
+
+RECOVERS = {
+    "progress abc then 1e308": [
+        Fault("GET", TASKS, body=task(status="RUNNING", progress="abc")),
+        Fault("GET", TASKS, body=task(status="RUNNING", progress=1e308))],
+    "429 with Retry-After nan, -1 and 1e9": [
+        Fault("GET", TASKS, 429, retry_after=float("nan")),
+        Fault("GET", TASKS, 429, retry_after=-1),
+        Fault("GET", TASKS, 429, retry_after=1e9)],
+    "an unknown status for a while": [
+        Fault("GET", TASKS, body=task(status="WARMING_UP" * 50), times=2)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECOVERS))
+def test_odd_but_harmless_responses_recover(name, engine, resources, instance, emus):
+    for fault in RECOVERS[name]:
+        emus.runway.faults.add(fault)
+    resources = {**resources, "providers": providers(emus, retry_max_delay=0.05)}
+    pid, result = run(engine, resources, instance, animation_doc(RUNWAY, image=False))
+    anim = nodes(engine, pid)["Anim"]
+    assert result.success, anim.metadata
+    assert emus.runway.submits == 1
+    assert 0 <= anim.metadata.get("progress", 0) <= 1
+    assert len(str(anim.metadata.get("stage", ""))) <= 40
