@@ -81,3 +81,17 @@ def test_odd_but_harmless_responses_recover(name, engine, resources, instance, e
     assert emus.runway.submits == 1
     assert 0 <= anim.metadata.get("progress", 0) <= 1
     assert len(str(anim.metadata.get("stage", ""))) <= 40
+
+
+@pytest.mark.parametrize(("config", "emulator"), [
+    ({"provider": "veo3", "aspectRatio": "1:1", "duration": 4}, "veo"),
+    ({"provider": "runway", "aspectRatio": "1:1", "duration": 5}, "runway"),
+])
+def test_an_aspect_the_model_cannot_make_is_refused_before_paying(
+        config, emulator, engine, resources, instance, emus):
+    resources = {**resources, "providers": providers(emus)}
+    pid, result = run(engine, resources, instance, animation_doc(config, image=False))
+    anim = nodes(engine, pid)["Anim"]
+    assert not result.success and anim.metadata["error_type"] == "InvalidConfig"
+    assert "aspectRatio 1:1" in anim.metadata["error"]
+    assert getattr(emus, emulator).submits == 0

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from video_dagster.emulators import media
 from video_dagster.emulators.common import EmulatorState, fault_response, serve_file, threaded
-from video_dagster.resources.providers.runway import API_VERSION, DURATIONS
+from video_dagster.resources.providers.runway import API_VERSION, DURATIONS, allowed_ratios
 
 SIZES = {"1280:720": (1280, 720), "720:1280": (720, 1280), "960:960": (960, 960),
          "1920:1080": (1920, 1080), "1080:1920": (1080, 1920)}
@@ -127,8 +127,12 @@ def build_app(state: RunwayState) -> Starlette:
         if seconds not in allowed:
             return JSONResponse({"error": f"duration must be one of {list(allowed)}"}, 400)
         image = _image(state, body.get("promptImage"))
-        if request.url.path.endswith("image_to_video") and image is None:
+        to_video = request.url.path.endswith("image_to_video")
+        if to_video and image is None:
             return JSONResponse({"error": "promptImage is required"}, 400)
+        ratios = allowed_ratios(str(model), to_video)
+        if body.get("ratio") not in ratios:
+            return JSONResponse({"error": f"ratio must be one of {sorted(ratios)}"}, 400)
         width, height = SIZES.get(str(body.get("ratio")), (1280, 720))
         task = Task(secrets.token_hex(12), int(seconds), width, height, image, time.time())
         with state.lock:

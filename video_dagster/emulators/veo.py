@@ -78,8 +78,11 @@ def _submit(state: VeoState, model: str, raw: bytes, prefix: str) -> Response:
     if not isinstance(seconds, int) or seconds not in (4, 6, 8):
         return JSONResponse(envelope(400, "INVALID_ARGUMENT",
                                      "durationSeconds must be 4, 6 or 8"), 400)
-    width, height = SIZES.get((str(params.get("resolution", "720p")),
-                               str(params.get("aspectRatio", "16:9"))), (1280, 720))
+    aspect, resolution = params.get("aspectRatio", "16:9"), params.get("resolution", "720p")
+    if aspect not in ("16:9", "9:16") or resolution not in ("720p", "1080p", "4k"):
+        return JSONResponse(envelope(400, "INVALID_ARGUMENT", "aspectRatio must be 16:9 or "
+                                     "9:16 and resolution 720p, 1080p or 4k"), 400)
+    width, height = SIZES.get((resolution, aspect), (1280, 720))
     image = None
     if isinstance(instance.get("image"), dict) and instance["image"].get("bytesBase64Encoded"):
         image = state.folder / f"ref-{secrets.token_hex(6)}"

@@ -127,15 +127,21 @@ class AnimationExecutor(Executor):
         image = _image_bytes(ctx, plan)
         c = plan.config
         if plan.backend == "runway":
+            ratio = runway.ratio_for(plan.model, c.aspect_ratio, image is not None)
+            if ratio is None:  # refused here, before anything is paid for
+                raise ExecutionFailed(f"Runway {plan.model} cannot make aspectRatio "
+                                      f"{c.aspect_ratio}; use 16:9 or 9:16", "InvalidConfig")
             body: dict[str, Any] = {"model": plan.model, "promptText": plan.prompt[:1000],
-                                    "ratio": runway.RATIOS.get(c.aspect_ratio, "1280:720"),
-                                    "duration": plan.seconds}
+                                    "ratio": ratio, "duration": plan.seconds}
             if image:
                 body["promptImage"] = (f"data:{image[1]};base64,"
                                        f"{base64.b64encode(image[0]).decode()}")
             if c.seed is not None:
                 body["seed"] = c.seed
             return str(ctx.providers.runway.submit(body))
+        if c.aspect_ratio not in veo.ASPECT_RATIOS:
+            raise ExecutionFailed(f"Veo cannot make aspectRatio {c.aspect_ratio}; use "
+                                  f"{' or '.join(veo.ASPECT_RATIOS)}", "InvalidConfig")
         instance: dict[str, Any] = {"prompt": plan.prompt}
         if image:
             instance["image"] = veo.image_part(*image)

@@ -21,6 +21,25 @@ DURATIONS: dict[str, tuple[int, ...]] = {
     "gen4.5": tuple(range(2, 11)), "gemini_omni_flash": tuple(range(3, 11)),
 }
 RATIOS = {"16:9": "1280:720", "9:16": "720:1280", "1:1": "960:960"}
+# `ratio` values each model family accepts (PROVIDERS.md §5.1); a model not listed: any of RATIOS.
+_GEN4_I2V = frozenset({"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"})
+_VEO = frozenset({"1280:720", "720:1280", "1080:1920", "1920:1080"})
+MODEL_RATIOS: dict[tuple[str, bool], frozenset[str]] = {
+    ("gen4.5", True): _GEN4_I2V, ("gen4_turbo", True): _GEN4_I2V,
+    ("gen4.5", False): frozenset({"1280:720", "720:1280"}),
+    **{(m, i): _VEO for m in ("veo3", "veo3.1", "veo3.1_fast") for i in (True, False)},
+}
+
+
+def allowed_ratios(model: str, with_image: bool) -> frozenset[str]:
+    """The `ratio` values `model` takes for image-to-video (`with_image`) or text-to-video."""
+    return MODEL_RATIOS.get((model, with_image), frozenset(RATIOS.values()))
+
+
+def ratio_for(model: str, aspect: str, with_image: bool) -> str | None:
+    """Runway's `ratio` for an aspect such as "16:9", or None when the model cannot make it."""
+    ratio = RATIOS.get(aspect)
+    return ratio if ratio in allowed_ratios(model, with_image) else None
 
 
 def parse_error(response: httpx.Response) -> tuple[str, str]:

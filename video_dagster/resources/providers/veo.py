@@ -16,6 +16,7 @@ from video_dagster.resources.providers.base import ProviderError, ProviderHTTP, 
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 DURATIONS = VEO_DURATIONS
+ASPECT_RATIOS = ("16:9", "9:16")  # `aspectRatio` on both backends (PROVIDERS.md §4.1)
 
 
 def parse_error(response: httpx.Response) -> tuple[str, str]:
