@@ -95,3 +95,19 @@ def test_an_aspect_the_model_cannot_make_is_refused_before_paying(
     assert not result.success and anim.metadata["error_type"] == "InvalidConfig"
     assert "aspectRatio 1:1" in anim.metadata["error"]
     assert getattr(emus, emulator).submits == 0
+
+
+def test_heygen_409_request_in_progress_waits_for_the_first_submit(
+        engine, resources, instance, emus):
+    """The submit times out before HeyGen has processed it; the keyed resend meets 409
+    `request_in_progress` and waits for the first one's video instead of failing the node."""
+    from tests.e2e import narration
+
+    emus.heygen.faults.add(Fault("POST", "^/v3/videos$", delay=1.5))
+    resources = {**resources, "providers": narration.providers(
+        emus, timeout=1.0, retry_base_delay=0.5, retry_max_delay=1.0, retry_attempts=6)}
+    pid, result = run(engine, resources, instance)
+    got = nodes(engine, pid)
+    assert result.success, {t: n.metadata.get("error") for t, n in got.items()}
+    assert emus.heygen.submits == 1
+    assert emus.heygen.counters["POST /v3/videos"] >= 2  # the resend happened

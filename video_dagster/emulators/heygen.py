@@ -55,6 +55,7 @@ class HeyGenState(EmulatorState):
     assets: dict[str, Path] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)
     replays: dict[str, dict[str, Any]] = field(default_factory=dict)
+    in_progress: set[str] = field(default_factory=set)  # Idempotency-Keys being processed
 
     @property
     def submits(self) -> int:
@@ -118,6 +119,22 @@ def build_app(state: HeyGenState) -> Starlette:
             "mime_type": request.headers.get("content-type", ""), "size_bytes": len(data)}}))
 
     def create(request: Request, raw: bytes) -> Response:
+        # A second request with a key whose first is still processing gets 409 (HeyGen's
+        # idempotency contract), not a second video.
+        key = request.headers.get("idempotency-key")
+        with state.lock:
+            if key and key in state.in_progress:
+                return JSONResponse(envelope(409, "request_in_progress", "A request with this "
+                                             "Idempotency-Key is in progress"), 409)
+            if key:
+                state.in_progress.add(key)
+        try:
+            return _create(request, raw)
+        finally:
+            with state.lock:
+                state.in_progress.discard(key or "")
+
+    def _create(request: Request, raw: bytes) -> Response:
         early, fault = guard(state, request, "x-api-key", envelope, "unauthorized")
         if early is not None:
             return early
@@ -153,6 +170,7 @@ def build_app(state: HeyGenState) -> Starlette:
                               "output_format": "mp4"}}
             if key:
                 state.replays[key] = reply
+                state.in_progress.discard(key)  # processed: a resend now gets the replay
         state.count("videos_created")
         return finish(fault, JSONResponse(reply))
 

@@ -10,7 +10,12 @@ from typing import Any
 
 import httpx
 
-from video_dagster.resources.providers.base import ProviderError, ProviderHTTP, safe_id
+from video_dagster.resources.providers.base import (
+    RETRYABLE_STATUS,
+    ProviderError,
+    ProviderHTTP,
+    safe_id,
+)
 
 DEFAULT_BASE_URL = "https://api.heygen.com"
 
@@ -28,6 +33,14 @@ def parse_error(response: httpx.Response) -> tuple[str, str]:
         return str(err.get("code") or f"http_{response.status_code}"), str(
             err.get("message") or err.get("code"))
     return f"http_{response.status_code}", response.text[:300]
+
+
+def is_retryable(response: httpx.Response, code: str) -> bool:
+    """429/5xx, and 409 `request_in_progress`: the first request with this Idempotency-Key is
+    still being processed, so the resend waits for its outcome instead of failing the node."""
+    if response.status_code == 409:
+        return code == "request_in_progress"
+    return response.status_code in RETRYABLE_STATUS
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,7 @@ class HeyGenClient:
                ) -> HeyGenClient:
         """A client with its own connection pool."""
         http = ProviderHTTP.create("heygen", base_url, {"x-api-key": api_key},
-                                   parse_error=parse_error, **kwargs)
+                                   parse_error=parse_error, retryable=is_retryable, **kwargs)
         return cls(http)
 
     def upload_asset(self, path: Path, idempotency_key: str) -> str:
