@@ -111,3 +111,15 @@ def test_heygen_409_request_in_progress_waits_for_the_first_submit(
     assert result.success, {t: n.metadata.get("error") for t, n in got.items()}
     assert emus.heygen.submits == 1
     assert emus.heygen.counters["POST /v3/videos"] >= 2  # the resend happened
+
+
+def test_the_gemini_key_does_not_follow_the_download_redirect(engine, resources, instance,
+                                                             emus):
+    """Gemini file downloads redirect to another origin (Google storage): the key stays home."""
+    assert emus.veo.files_origin and emus.veo.files_origin != emus.veo_url
+    resources = {**resources, "providers": providers(emus)}
+    pid, result = run(engine, resources, instance,
+                      animation_doc({"provider": "veo3", "duration": 4}, image=False))
+    assert result.success, nodes(engine, pid)["Anim"].metadata
+    assert emus.veo.counters.get("GET /_files", 0) >= 1
+    assert emus.veo.counters.get("files_with_key", 0) == 0

@@ -95,6 +95,7 @@ def start(api_key: str = "emulator-key") -> Emulators:
         server = LoopbackServer(module.build_app(state)).start()
         state.base_url = server.url
         servers.append(server)
+    veo_state.files_origin = veo_state.base_url.replace("127.0.0.1", "localhost")
     return Emulators(el_state, hg_state, veo_state, rw_state, tuple(servers))
 
 

@@ -56,6 +56,9 @@ class VeoState(EmulatorState):
     rai_next: int = 0
     error_next: int = 0
     vertex_token: str = "vertex-token"
+    # Where file downloads redirect: like Google's storage host, another origin than the API
+    # (None: the API's own), so a client that forwards its key across origins is caught.
+    files_origin: str | None = None
     operations: dict[str, Operation] = field(default_factory=dict)
 
     @property
@@ -165,7 +168,10 @@ def build_app(state: VeoState) -> Starlette:
         if op is None or op.video is None:
             return JSONResponse(envelope(404, "NOT_FOUND", "file not found"), 404)
         # The real API redirects to the bytes: this exercises follow_redirects.
-        return RedirectResponse(state.link(op.video, "video/mp4"), status_code=302)
+        link = state.link(op.video, "video/mp4")
+        if state.files_origin:
+            link = link.replace(state.base_url, state.files_origin, 1)
+        return RedirectResponse(link, status_code=302)
 
     def vertex_model(request: Request, raw: bytes) -> Response:
         fault = state.faults.take(request.method, request.url.path)
@@ -191,6 +197,8 @@ def build_app(state: VeoState) -> Starlette:
         return JSONResponse(envelope(404, "NOT_FOUND", "unknown method"), 404)
 
     def files(request: Request, _raw: bytes) -> Response:
+        if request.headers.get("x-goog-api-key"):  # the key reached the storage origin
+            state.count("files_with_key")
         return serve_file(state, request)
 
     return Starlette(routes=[
