@@ -292,3 +292,28 @@ def test_an_endless_error_body_is_not_read_whole():
     with pytest.raises(ProviderError) as err:
         http(handler).request("GET", "/v1/x")
     assert err.value.status == 400 and len(produced) <= 3
+
+
+def test_emulators_refuse_aspects_the_real_apis_refuse():
+    """Veo takes 16:9/9:16 only; Runway's ratios depend on the model (PROVIDERS.md §4.1, §5.1):
+    an emulator that made a 16:9 clip for 1:1 hid the client sending it."""
+    from starlette.testclient import TestClient
+
+    from video_dagster.emulators import runway as rw_emu
+    from video_dagster.emulators import veo as veo_emu
+
+    veo_app = TestClient(veo_emu.build_app(veo_emu.VeoState(api_key="k")))
+    got = veo_app.post("/v1beta/models/veo-3.1-generate-preview:predictLongRunning",
+                       headers={"x-goog-api-key": "k"},
+                       json={"instances": [{"prompt": "p"}],
+                             "parameters": {"aspectRatio": "1:1", "durationSeconds": 4}})
+    assert got.status_code == 400 and got.json()["error"]["status"] == "INVALID_ARGUMENT"
+    rw_app = TestClient(rw_emu.build_app(rw_emu.RunwayState(api_key="k")))
+    headers = {"Authorization": "Bearer k", "X-Runway-Version": runway.API_VERSION}
+    got = rw_app.post("/v1/text_to_video", headers=headers, json={
+        "model": "gen4.5", "promptText": "p", "duration": 5, "ratio": "960:960"})
+    assert got.status_code == 400 and "ratio must be one of" in got.json()["error"]
+    assert runway.ratio_for("gen4.5", "1:1", True) == "960:960"
+    assert runway.ratio_for("gen4.5", "1:1", False) is None
+    assert runway.ratio_for("veo3.1", "9:16", False) == "720:1280"
+    assert runway.ratio_for("veo3.1", "1:1", True) is None
