@@ -111,7 +111,8 @@ def test_real_operation_names_pass():
     "file:///etc/passwd", "ftp://cdn.acme.test/v.mp4", "/relative/path",
     "https://169.254.169.254/latest/meta-data/", "https://metadata.google.internal/x",
     "https://127.0.0.1/v.mp4", "https://10.0.0.5/v.mp4", "https://[::1]/v.mp4",
-    "https://localhost/v.mp4", "http://cdn.acme.test/v.mp4",
+    "https://localhost/v.mp4", "http://cdn.acme.test/v.mp4", "https://xn--/v.mp4",
+    "https://2130706433/v.mp4", "https://0x7f000001/v.mp4", "https://[::ffff:169.254.169.254]/",
 ])
 def test_download_urls_to_local_files_or_internal_addresses_are_refused(url, tmp_path):
     def handler(request):
@@ -137,6 +138,16 @@ def test_loopback_downloads_stay_allowed_when_the_api_itself_is_on_loopback(tmp_
 
     assert http(handler, base_url="http://127.0.0.1:9").download(
         "http://127.0.0.1:9/_files/t", tmp_path / "f") == 5
+
+
+def test_a_redirect_to_a_malformed_url_is_a_clear_error(tmp_path):
+    def handler(request):
+        return httpx.Response(302, headers={"Location": "https://xn--/x"})
+
+    with pytest.raises(ProviderError, match="malformed"):
+        http(handler).download("https://cdn.acme.test/f", tmp_path / "f")
+    with pytest.raises(ProviderError, match="malformed redirect"):
+        http(handler).json("GET", "/v1/tasks/t1")
 
 
 def test_a_redirect_loop_ends_in_a_clear_error(tmp_path):

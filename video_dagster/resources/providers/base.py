@@ -8,6 +8,7 @@ import logging
 import math
 import random
 import re
+import socket
 import time
 from collections.abc import Callable, Mapping
 from contextlib import closing
@@ -122,10 +123,25 @@ def decode_json(raw: bytes) -> Any:
 ErrorParser = Callable[[httpx.Response], tuple[str, str]]
 
 
-def _is_internal(host: str) -> bool:
+def _host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host names literally, including the forms resolvers accept ("2130706433",
+    "0x7f.1", "::ffff:169.254.169.254"), or None for a name."""
     try:
-        ip = ipaddress.ip_address(host.strip("[]"))
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+            host.strip("[]"))
     except ValueError:
+        try:
+            ip = ipaddress.IPv4Address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _is_internal(host: str) -> bool:
+    ip = _host_ip(host)
+    if ip is None:
         return host.lower() == "localhost" or host.lower().endswith(".localhost")
     return ip.is_loopback or ip.is_private
 
@@ -213,6 +229,10 @@ class ProviderHTTP:
                 response = self.client.send(req, stream=True)
                 if response.status_code < 400 and not stream:
                     response.read()  # a cut-off body is a transport error like before
+            except (httpx.InvalidURL, UnicodeError):
+                # httpx parses a 3xx Location even when not following it.
+                raise ProviderError(self.provider, "bad_response", f"{method} {path}: "
+                                    "answered with a malformed redirect") from None
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:
                     raise ProviderError(self.provider, "connect_error",
@@ -278,20 +298,17 @@ class ProviderHTTP:
         itself is served there (the emulators)."""
         try:
             target = httpx.URL(url)
-        except (httpx.InvalidURL, TypeError):
+            host = target.host
+        except (httpx.InvalidURL, TypeError, ValueError):  # ValueError: IDNA errors
             raise ProviderError(self.provider, "unsafe_url", "download URL is malformed"
                                 ) from None
         base = httpx.URL(self.base_url)
         allowed = {"https", base.scheme}
-        host = target.host
         where = f"{target.scheme or 'relative'}://{host}"
         if target.scheme not in allowed or not host:
             raise ProviderError(self.provider, "unsafe_url",
                                 f"refusing to download from {where} (scheme not allowed)")
-        try:
-            ip = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            ip = None
+        ip = _host_ip(host)
         if host.lower() in _METADATA_HOSTS or (ip is not None and (
                 ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved)):
             raise ProviderError(self.provider, "unsafe_url",
@@ -310,14 +327,23 @@ class ProviderHTTP:
             same = (target.scheme, target.host, target.port) == (
                 origin.scheme, origin.host, origin.port)
             headers = dict(self.auth_headers) if with_auth and same else {}
-            response = self.client.send(self.client.build_request("GET", target,
-                                                                  headers=headers),
-                                        stream=True, follow_redirects=False)
+            try:
+                # httpx parses a redirect's Location even when not following it.
+                response = self.client.send(self.client.build_request("GET", target,
+                                                                      headers=headers),
+                                            stream=True, follow_redirects=False)
+            except (httpx.InvalidURL, UnicodeError):
+                raise ProviderError(self.provider, "unsafe_url", "download redirected to a "
+                                    "malformed URL") from None
             location = response.headers.get("location")
             if not (response.is_redirect and location):
                 return response
             response.close()
-            url = str(target.join(location))
+            try:
+                url = str(target.join(location))
+            except (httpx.InvalidURL, ValueError):
+                raise ProviderError(self.provider, "unsafe_url", "download redirected to a "
+                                    "malformed URL") from None
         raise ProviderError(self.provider, "download_failed",
                             f"download redirected more than {MAX_REDIRECTS} times")
 
