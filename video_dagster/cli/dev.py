@@ -11,6 +11,7 @@ from typing import Any
 
 from video_dagster.cli.common import add_command, engine, object_store
 from video_dagster.cli.environment import REPO_ROOT, dagster_environment
+from video_dagster.emulators import shared as shared_emulators
 from video_dagster.preview import PREVIEW_URL_ENV, serve
 
 
@@ -25,12 +26,17 @@ def cmd_dev(args: argparse.Namespace) -> int:
     env = {**os.environ, **dagster_environment(eng.url.render_as_string(False), embedded_mode)}
     preview = _start_preview(env, args)
     env[PREVIEW_URL_ENV] = preview
+    # One set of emulators for every step/sensor process: a job submitted by one is resumable
+    # by another. Providers the user configured are left alone.
+    emus, emulated, emulated_line = shared_emulators.start(env)
+    env.update(emulated)
     # Our wrapper of `dagster dev` (silences only its "use dg dev" notice), started in
     # DAGSTER_HOME: from the repo root it would also warn about the template dagster.yaml there.
     cmd = [sys.executable, "-m", "video_dagster.cli.dagster_dev", "dev",
            "-w", str(REPO_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops everything)", flush=True)
     print(f"output previews on {preview}/objects/<key>", flush=True)
+    print(emulated_line, flush=True)
     # Started from a script with `&`, this process inherits SIGINT ignored, and so would `dagster
     # dev` (which then ignores SIGTERM too). Handle both here: a Python handler is reset to the
     # default in the child at exec, and SIGTERM stops the group like Ctrl-C instead of killing
@@ -46,6 +52,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     finally:
         if proc.poll() is None:
             _stop_group(proc)
+        if emus is not None:
+            emus.stop()
         if embedded_mode and not was_running:
             embedded.stop()
             print("embedded database stopped")
