@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from video_dagster.emulators import media
+from video_dagster.emulators import media, oauth
 from video_dagster.emulators.common import EmulatorState, finish, guard, serve_file, threaded
 
 MODELS = frozenset({"veo-3.1-generate-preview", "veo-3.1-fast-generate-preview",
@@ -59,6 +59,7 @@ class VeoState(EmulatorState):
     # Where file downloads redirect: like Google's storage host, another origin than the API
     # (None: the API's own), so a client that forwards its key across origins is caught.
     files_origin: str | None = None
+    oauth: oauth.TokenIssuer = field(default_factory=oauth.TokenIssuer)  # tokens via POST /token
     operations: dict[str, Operation] = field(default_factory=dict)
 
     @property
@@ -177,7 +178,9 @@ def build_app(state: VeoState) -> Starlette:
         fault = state.faults.take(request.method, request.url.path)
         if fault is not None and fault.status is not None:
             return JSONResponse(envelope(fault.status, fault.code, fault.message), fault.status)
-        if request.headers.get("authorization") != f"Bearer {state.vertex_token}":
+        auth = request.headers.get("authorization", "")
+        bearer = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+        if bearer is None or (bearer != state.vertex_token and not state.oauth.accepts(bearer)):
             return JSONResponse(envelope(401, "UNAUTHENTICATED", "Request had invalid "
                                          "authentication credentials."), 401)
         p = request.path_params
@@ -196,6 +199,10 @@ def build_app(state: VeoState) -> Starlette:
             return finish(fault, JSONResponse(_poll(state, op, vertex=True)))
         return JSONResponse(envelope(404, "NOT_FOUND", "unknown method"), 404)
 
+    def token(request: Request, raw: bytes) -> Response:
+        state.count("POST /token")
+        return oauth.token(state.oauth, raw)
+
     def files(request: Request, _raw: bytes) -> Response:
         if request.headers.get("x-goog-api-key"):  # the key reached the storage origin
             state.count("files_with_key")
@@ -208,5 +215,6 @@ def build_app(state: VeoState) -> Starlette:
         Route("/v1beta/files/{spec}", threaded(gemini_file), methods=["GET"]),
         Route("/v1/projects/{project}/locations/{location}/publishers/google/models/{spec}",
               threaded(vertex_model), methods=["POST"]),
+        Route("/token", threaded(token), methods=["POST"]),
         Route("/_files/{token}", threaded(files), methods=["GET"]),
     ])

@@ -175,6 +175,9 @@ class ProviderHTTP:
         lambda response, _code: response.status_code in RETRYABLE_STATUS
     )
     sleep: Callable[[float], None] = time.sleep
+    # Credentials that change (an OAuth token refreshed near expiry): called per request.
+    auth: Callable[[], Mapping[str, str]] | None = None
+    _sent: dict[str, str] = field(default_factory=dict, repr=False)  # last `auth()` values
 
     @classmethod
     def create(cls, provider: str, base_url: str, auth_headers: Mapping[str, str], *,
@@ -186,9 +189,15 @@ class ProviderHTTP:
         )
         return cls(provider, base_url.rstrip("/"), dict(auth_headers), client, **kwargs)
 
+    def headers(self) -> dict[str, str]:
+        """The auth headers to send now."""
+        if self.auth is not None:
+            self._sent = dict(self.auth())
+        return {**self.auth_headers, **self._sent}
+
     def scrub(self, text: str) -> str:
         """`text` with every credential value replaced (providers sometimes echo them)."""
-        for value in self.auth_headers.values():
+        for value in [*self.auth_headers.values(), *self._sent.values()]:
             # "Bearer <token>": the provider may echo the token alone.
             for secret in (value, value.rsplit(" ", 1)[-1]):
                 if secret and len(secret) >= 8:
@@ -217,7 +226,7 @@ class ProviderHTTP:
         provider clearly rejected it (429/503) or the connection never opened. With `stream` the
         successful response is returned unread: the caller iterates and closes it."""
         url = path if path.startswith("http") else f"{self.base_url}{path}"
-        headers = {**self.auth_headers, **kwargs.pop("headers", {})}
+        headers = {**self.headers(), **kwargs.pop("headers", {})}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         safe = not billable or idempotency_key is not None
@@ -326,7 +335,7 @@ class ProviderHTTP:
             target = self.check_url(url)
             same = (target.scheme, target.host, target.port) == (
                 origin.scheme, origin.host, origin.port)
-            headers = dict(self.auth_headers) if with_auth and same else {}
+            headers = self.headers() if with_auth and same else {}
             try:
                 # httpx parses a redirect's Location even when not following it.
                 response = self.client.send(self.client.build_request("GET", target,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any, Literal
 
@@ -28,21 +29,6 @@ def process_emulators() -> Any:
 
             _EMULATORS = server.start(EMULATOR_KEY)
         return _EMULATORS
-
-
-def vertex_token_from_adc() -> str:
-    """An OAuth access token from Application Default Credentials (google-auth, optional)."""
-    try:
-        import google.auth  # type: ignore[import-not-found, unused-ignore]
-        import google.auth.transport.requests  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        raise ProviderError("vertex", "missing_credentials",
-                            "set VERTEX_ACCESS_TOKEN or install google-auth for Application "
-                            "Default Credentials") from None
-    credentials, _ = google.auth.default(
-        scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    credentials.refresh(google.auth.transport.requests.Request())
-    return str(credentials.token)
 
 
 class Providers:
@@ -121,15 +107,24 @@ class Providers:
         project = r.vertex_project or os.environ.get("GOOGLE_CLOUD_PROJECT") or ""
         default = (f"https://{location}-aiplatform.googleapis.com" if location != "global"
                    else "https://aiplatform.googleapis.com")
-        token = r.vertex_access_token or os.environ.get("VERTEX_ACCESS_TOKEN") or None
+        token: str | Callable[[], str] | None = (
+            r.vertex_access_token or os.environ.get("VERTEX_ACCESS_TOKEN") or None)
         url = r.vertex_base_url or os.environ.get("VERTEX_BASE_URL") or None
-        if token is None and url is None and r.emulate == "auto" and not project:
+        # A project or an ADC file means the real API (or a private endpoint) with real auth.
+        real = bool(project or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"))
+        if token is None and url is None and r.emulate == "auto" and not real:
             token, url = self._endpoint("vertex", None, None, default)
-        elif token is None and url is not None:
+        elif token is None and url is not None and not real:
             token = EMULATOR_KEY
             self.emulated.add("vertex")
         if token is None:
-            token = vertex_token_from_adc()
+            from video_dagster.resources.providers.adc import adc_token
+
+            source = adc_token()
+            token, project = source, project or source.project
+            if not project:
+                raise ProviderError("vertex", "missing_project",
+                                    "set GOOGLE_CLOUD_PROJECT (the Vertex project)")
         return veo.VertexVeoClient.create(token, url or default, project or "emulated",
                                           location, **self._common)
 

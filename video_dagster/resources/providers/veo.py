@@ -125,11 +125,18 @@ class VertexVeoClient:
         self.prefix = f"/v1/projects/{project}/locations/{location}/publishers/google/models"
 
     @classmethod
-    def create(cls, token: str, base_url: str, project: str, location: str, **kwargs: Any
-               ) -> VertexVeoClient:
-        """A client with its own connection pool."""
-        http = ProviderHTTP.create("vertex", base_url, {"Authorization": f"Bearer {token}"},
-                                   parse_error=parse_error, **kwargs)
+    def create(cls, token: str | Callable[[], str], base_url: str, project: str, location: str,
+               **kwargs: Any) -> VertexVeoClient:
+        """A client with its own connection pool; `token` may be a source called per request
+        (an ADC token refreshed near expiry)."""
+        if callable(token):
+            source = token
+            http = ProviderHTTP.create(
+                "vertex", base_url, {}, parse_error=parse_error,
+                auth=lambda: {"Authorization": f"Bearer {source()}"}, **kwargs)
+        else:
+            http = ProviderHTTP.create("vertex", base_url, {"Authorization": f"Bearer {token}"},
+                                       parse_error=parse_error, **kwargs)
         return cls(http, project, location)
 
     def submit(self, model: str, instance: dict[str, Any], parameters: dict[str, Any]) -> str:
