@@ -51,7 +51,7 @@ class Providers:
         url = url or os.environ.get(f"{env}_BASE_URL") or None
         if key:
             return key, url or default
-        if url:  # an emulator served elsewhere (`video-dagster emulators`)
+        if url:  # an emulator served elsewhere (`video-dagster emulators`, or `dev` for all)
             self.emulated.add(name)
             return EMULATOR_KEY, url
         if self._r.emulate == "never":
