@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
@@ -190,5 +191,36 @@ def test_no_editor_transaction_is_aborted_by_a_deadlock(engine):
     assert title == (editors[0].title or "deadlocks")
 
     # Once settled (the validation pass the sensor runs after editor writes), progress is exact.
+    validation.validate_changed(engine)
+    tc.check_rollups(engine, [pid])
+
+
+def test_a_transition_never_holds_its_node_while_waiting_for_the_pipeline_row(engine):
+    """The editor holds the pipeline row (a save that updated it first). The transition commits
+    and releases its node row at once, the editor can then write that node in the same
+    transaction, and progress is folded as soon as the editor commits."""
+    pid = make_pipeline(engine, "busy pipeline")
+    nid = make_node(engine, pid)
+    validation.validate_changed(engine)
+    with engine.connect() as editor, ThreadPoolExecutor(1) as pool:
+        editor.execute(sa.text("UPDATE video_production_pipelines SET title = 'saving' "
+                               "WHERE id = :id"), {"id": pid})
+        started = pool.submit(Lifecycle(engine).started, nid)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the transition is committed, the fold waits
+            with engine.connect() as conn:
+                status = conn.execute(sa.text("SELECT status FROM video_production_nodes "
+                                              "WHERE id = :id"), {"id": nid}).scalar_one()
+            if status == "in_progress":
+                break
+            time.sleep(0.01)
+        assert status == "in_progress" and not started.done()
+        editor.execute(sa.text(SET_CONFIG), {"id": nid, "patch": '{"k": "editor"}'})  # no wait
+        editor.commit()
+        assert started.result(10).applied
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT config, status FROM video_production_nodes "
+                                   "WHERE id = :id"), {"id": nid}).one()
+    assert row.config["k"] == "editor" and row.status == "pending"  # the edit reset it
     validation.validate_changed(engine)
     tc.check_rollups(engine, [pid])

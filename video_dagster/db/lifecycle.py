@@ -4,18 +4,20 @@ Lock rule (issue 7.1) — the editor's transactions are not ours: inserts hold F
 the pipeline row (foreign key), updates and deletes lock node rows in any order, a save may
 update the pipeline row before or after its nodes. A deadlock needs a transaction that waits for
 a lock while holding one the other side wants, so none of ours ever does that:
-1. a transition locks exactly one node row, first, while holding nothing; besides that row it
-   writes only rows of our own (audit event, progress delta; no foreign keys, so no lock on the
-   pipeline row), then commits;
-2. the pipeline row is written only in a transaction that holds no node row: the delta fold
-   right after the transition, and the recount (the repair, run by validation), both taking
-   FOR NO KEY UPDATE (no conflict with FOR KEY SHARE) before touching our own delta rows;
+1. a transition locks exactly one node row, first, while holding nothing, and waits for no
+   lock after that: its audit event and progress delta are rows of our own, without foreign
+   keys (an FK check would lock the pipeline row);
+2. the pipeline row is always taken FOR NO KEY UPDATE (no conflict with the FK's FOR KEY
+   SHARE), and while a node row is held only with SKIP LOCKED: free, the transition folds its
+   delta in the same transaction; busy, it records the delta as a row, commits, and folds in a
+   second transaction that holds nothing. The recount (the repair, run by validation) also
+   holds no node row. Our delta rows are only ever deleted by a holder of the pipeline row;
 3. a write to several node rows (validation) takes them with SKIP LOCKED, never waiting while
    holding one, and retries the skipped rows in a later transaction.
 Progress and cost are deltas recorded with the transition and folded into
 `pipelines.metadata` (O(1) per transition); `video_progress_recount` is the full repair.
 
-The transition itself is one server call (`CALL video_lifecycle_apply`, migration 0002): the
+The transition itself is one server call (`video_lifecycle_apply`, migration 0002): the
 gate is `video_lifecycle_stale_reason`, the SQL twin of `domain.lifecycle.stale_reason`, checked
 against it exhaustively by tests/db/test_lifecycle_sql.py; the metadata patch comes from
 `domain.lifecycle.metadata_change`.
@@ -42,11 +44,18 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = timedelta(minutes=30)
 
-# Run on the pooled connection's raw psycopg connection in autocommit (the procedure commits
-# itself): SQLAlchemy's per-statement overhead would double the client cost of a transition.
+# Run on the pooled connection's raw psycopg connection in autocommit, each its own
+# transaction: SQLAlchemy's per-statement overhead would double the client cost of a transition.
 APPLY = (
-    "CALL video_lifecycle_apply(%s::uuid, %s, %s::uuid, %s::jsonb, %s::text[], %s::jsonb, "
-    "%s::timestamptz, %s::jsonb)"
+    "SELECT * FROM video_lifecycle_apply(%s::uuid, %s, %s::uuid, %s::jsonb, %s::text[], "
+    "%s::jsonb, %s::timestamptz, %s::jsonb)"
+)
+# The fold of a transition that found its pipeline row busy. It is derived data: a crash loses
+# its deletes of delta rows with it, and the next fold applies them, so no WAL flush is awaited.
+# An editor transaction holding the pipeline row for long delays progress, not the caller.
+FOLD_AFTER = (
+    "SELECT set_config('synchronous_commit', 'off', true), "
+    "set_config('lock_timeout', '5s', true), video_progress_fold(%s::uuid)"
 )
 
 
@@ -138,8 +147,7 @@ class Lifecycle:
                         conn.autocommit = False
             except psycopg.OperationalError:
                 # The pool holds no pre-pinged connections: a dead one is dropped and retried.
-                # An error means the transition's transaction rolled back (errors in the fold,
-                # after its commit, are caught in the procedure and left to the next fold).
+                # An error means the transition's transaction rolled back.
                 if raw.driver_connection is None or raw.driver_connection.broken:
                     raw.invalidate()
                 if attempt == 4:
@@ -149,13 +157,30 @@ class Lifecycle:
             finally:
                 raw.close()
             assert row is not None
-            applied, status, current, reason = row
+            applied, status, current, reason, fold_after = row
+            if fold_after is not None:
+                self._fold(fold_after)
             if not applied:
                 if reason != "no such node":
                     log.info("stale %s on node %s: %s", params[1], node_id, reason)
                 return Stale(node_id, reason)
             return Applied(node_id, status, None if current is None else str(current))
         raise AssertionError("unreachable")
+
+    def _fold(self, pipeline_id: Any) -> None:
+        # The transition is committed: a failure here must not redo it. Its delta row stays and
+        # the next fold or recount applies it.
+        try:
+            with self.engine.connect() as conn:
+                raw: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
+                raw.autocommit = True
+                try:
+                    raw.execute(FOLD_AFTER, (str(pipeline_id),))
+                finally:
+                    if not raw.closed:
+                        raw.autocommit = False
+        except (psycopg.Error, sa.exc.SQLAlchemyError) as exc:
+            log.warning("pipeline %s progress left to the next fold: %s", pipeline_id, exc)
 
 
 def _params(node_id: str, command: Command) -> tuple[Any, ...]:

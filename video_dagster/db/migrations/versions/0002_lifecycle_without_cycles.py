@@ -78,7 +78,11 @@ END $$;
 -- Apply a pipeline's committed deltas to its metadata: O(deltas), not O(nodes). Locks the
 -- pipeline row first (FOR NO KEY UPDATE: no conflict with the editor's FK checks), holding
 -- nothing else the editor could want; each statement then sees every earlier fold.
-CREATE FUNCTION video_progress_fold(pid uuid) RETURNS void LANGUAGE plpgsql AS $$
+-- extra_*: a transition's own delta, applied with the others without a row of its own.
+CREATE FUNCTION video_progress_fold(
+    pid uuid, extra_from text DEFAULT NULL, extra_to text DEFAULT NULL,
+    extra_cost numeric DEFAULT 0
+) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     m jsonb;
     d record;
@@ -100,6 +104,10 @@ BEGIN
     WITH gone AS (
         DELETE FROM video_production_progress_deltas WHERE pipeline_id = pid
         RETURNING from_status, to_status, cost
+    ), delta AS (
+        SELECT from_status, to_status, cost FROM gone
+        UNION ALL
+        SELECT extra_from, extra_to, extra_cost WHERE extra_from IS NOT NULL
     )
     SELECT count(*) AS n,
            coalesce(sum((to_status = 'completed')::int - (from_status = 'completed')::int), 0)
@@ -111,7 +119,7 @@ BEGIN
            coalesce(sum((to_status = 'failed')::int - (from_status = 'failed')::int), 0)
                AS failed,
            coalesce(sum(cost), 0) AS cost
-    INTO d FROM gone;
+    INTO d FROM delta;
     IF d.n = 0 THEN
         RETURN;
     END IF;
@@ -126,14 +134,15 @@ BEGIN
     WHERE id = pid;
 END $$;
 
--- One lifecycle transition, one call: lock the node, decide, write, audit, record the delta,
--- COMMIT; then fold the pipeline's deltas in a second transaction that holds no node lock.
+-- One lifecycle transition, one call: lock the node, decide, write, audit, and fold the delta
+-- into the pipeline row if that row is free; else record the delta as a row and return the
+-- pipeline in fold_after, for a second transaction that holds no node lock.
 -- kind is the event name; p_process the command's process id (the new one for 'started').
-CREATE PROCEDURE video_lifecycle_apply(
+CREATE FUNCTION video_lifecycle_apply(
     p_node uuid, kind text, p_process uuid, p_patch jsonb, p_remove text[], p_output jsonb,
     p_deadline timestamptz, p_detail jsonb,
-    INOUT applied boolean DEFAULT NULL, INOUT result_status text DEFAULT NULL,
-    INOUT result_process uuid DEFAULT NULL, INOUT reason text DEFAULT NULL
+    OUT applied boolean, OUT result_status text, OUT result_process uuid, OUT reason text,
+    OUT fold_after uuid
 ) LANGUAGE plpgsql AS $$
 DECLARE
     n record;
@@ -195,24 +204,25 @@ BEGIN
     IF result_status = n.status AND cost_delta = 0 THEN
         RETURN;
     END IF;
+    -- Holding the node row, the pipeline row is only taken if free (never waited for).
+    PERFORM 1 FROM video_production_pipelines WHERE id = n.pipeline_id
+    FOR NO KEY UPDATE SKIP LOCKED;
+    IF FOUND THEN
+        PERFORM video_progress_fold(n.pipeline_id, n.status, result_status, cost_delta);
+        RETURN;
+    END IF;
+    -- Busy: leave the delta as a row; the caller folds it after the commit that releases the
+    -- node row (FOLD_AFTER in db/lifecycle.py), holding nothing.
     INSERT INTO video_production_progress_deltas (pipeline_id, from_status, to_status, cost)
     VALUES (n.pipeline_id, n.status, result_status, cost_delta);
-    COMMIT;
-    -- The fold is derived data: losing it in a crash loses its deletes too, so the deltas
-    -- stay and the next fold applies them. No need to wait for the WAL flush.
-    PERFORM set_config('synchronous_commit', 'off', true);
-    BEGIN
-        PERFORM video_progress_fold(n.pipeline_id);
-    EXCEPTION WHEN OTHERS THEN
-        RAISE WARNING 'pipeline % progress left to the next fold: %', n.pipeline_id, SQLERRM;
-    END;
+    fold_after := n.pipeline_id;
 END $$;
 """
 
 DOWNGRADE = """
-DROP PROCEDURE IF EXISTS video_lifecycle_apply(uuid, text, uuid, jsonb, text[], jsonb,
-    timestamptz, jsonb, boolean, text, uuid, text);
-DROP FUNCTION IF EXISTS video_progress_fold(uuid);
+DROP FUNCTION IF EXISTS video_lifecycle_apply(uuid, text, uuid, jsonb, text[], jsonb,
+    timestamptz, jsonb);
+DROP FUNCTION IF EXISTS video_progress_fold(uuid, text, text, numeric);
 DROP FUNCTION IF EXISTS video_progress_recount(uuid);
 DROP FUNCTION IF EXISTS video_lifecycle_stale_reason(text, uuid, bigint, bigint, text, uuid);
 DROP TABLE IF EXISTS video_production_progress_deltas;
