@@ -123,9 +123,11 @@ class Lifecycle:
         message: str,
         process_uuid: str | None = None,
         error_type: str | None = None,
+        run_id: str | None = None,
     ) -> Result:
-        """Fail the current execution, or a node that never started when process_uuid is None."""
-        return self.apply(node_id, Fail(process_uuid, message, self.clock(), error_type))
+        """Fail the current execution, or a node that never started when process_uuid is None
+        (`run_id`: the run that died before reaching it, recorded as the node's last run)."""
+        return self.apply(node_id, Fail(process_uuid, message, self.clock(), error_type, run_id))
 
     def apply(self, node_id: str, command: Command) -> Result:
         """Run one transition, retrying on a lost connection."""

@@ -67,6 +67,7 @@ class Fail:
     message: str
     now: datetime
     error_type: str | None = None
+    run_id: str | None = None  # a run that failed the node without starting it
 
 
 Command = Start | Update | Succeed | Fail
@@ -167,6 +168,8 @@ def metadata_change(command: Command) -> tuple[dict[str, Any], tuple[str, ...]]:
     patch = {"error": command.message, "completed_at": _iso(command.now), "stage": "failed"}
     if command.error_type:
         patch["error_type"] = command.error_type
+    if command.run_id:
+        patch["dagster_run_id"] = command.run_id
     return patch, ()
 
 
