@@ -204,7 +204,25 @@ BEGIN
     IF result_status = n.status AND cost_delta = 0 THEN
         RETURN;
     END IF;
-    -- Holding the node row, the pipeline row is only taken if free (never waited for).
+    -- Holding the node row, the pipeline row is only taken if free (never waited for). The
+    -- common case in one statement: free, a complete roll-up, no delta rows waiting.
+    UPDATE video_production_pipelines
+    SET metadata = metadata || jsonb_build_object(
+        'progress', (metadata -> 'progress') || jsonb_build_object(
+            n.status, (metadata -> 'progress' ->> n.status)::numeric - 1,
+            result_status, (metadata -> 'progress' ->> result_status)::numeric + 1),
+        'totalCost', (metadata ->> 'totalCost')::numeric + cost_delta)
+    WHERE id = (SELECT id FROM video_production_pipelines WHERE id = n.pipeline_id
+                FOR NO KEY UPDATE SKIP LOCKED)
+      AND n.status <> result_status
+      AND jsonb_typeof(metadata -> 'progress' -> n.status) = 'number'
+      AND jsonb_typeof(metadata -> 'progress' -> result_status) = 'number'
+      AND jsonb_typeof(metadata -> 'totalCost') = 'number'
+      AND NOT EXISTS (SELECT 1 FROM video_production_progress_deltas
+                      WHERE pipeline_id = n.pipeline_id);
+    IF FOUND THEN
+        RETURN;
+    END IF;
     PERFORM 1 FROM video_production_pipelines WHERE id = n.pipeline_id
     FOR NO KEY UPDATE SKIP LOCKED;
     IF FOUND THEN
