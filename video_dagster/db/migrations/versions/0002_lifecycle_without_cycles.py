@@ -177,6 +177,7 @@ BEGIN
     IF kind = 'started' THEN
         p_patch := p_patch || jsonb_build_object('structure_version', n.structure_version);
     END IF;
+    WITH written AS (
     UPDATE video_production_nodes SET
         status = result_status,
         process_uuid = result_process,
@@ -189,12 +190,15 @@ BEGIN
         deadline_at = CASE kind WHEN 'updated' THEN deadline_at
                                 WHEN 'started' THEN p_deadline END
     WHERE id = p_node
-    RETURNING metadata -> 'cost' INTO new_cost;
+    RETURNING metadata -> 'cost' AS cost
+    ), audit AS (
     INSERT INTO video_production_node_events
         (node_id, pipeline_id, event, applied, process_uuid, from_status, to_status,
          structure_version, detail)
     VALUES (p_node, n.pipeline_id, kind, true, p_process, n.status, result_status,
-            n.structure_version, p_detail);
+            n.structure_version, p_detail)
+    )
+    SELECT cost INTO new_cost FROM written;
     IF new_cost IS DISTINCT FROM n.cost THEN
         cost_delta := CASE WHEN jsonb_typeof(new_cost) = 'number'
                            THEN (new_cost #>> '{}')::numeric ELSE 0 END
