@@ -102,7 +102,8 @@ ON_A_CYCLE = sa.text(
     SELECT EXISTS (
         SELECT 1 FROM video_production_nodes n, up,
              jsonb_path_query(n.inputs, 'lax $.*[*] ? (@.type() == "string")') AS ref
-        WHERE n.id = up.id AND n.pipeline_id = CAST(:pid AS uuid) AND ref #>> '{}' = :id
+        WHERE n.id = up.id AND n.pipeline_id = CAST(:pid AS uuid)
+          AND ref #>> '{}' = CAST(:id AS text)
     )
     """
 )
