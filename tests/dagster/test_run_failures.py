@@ -37,7 +37,8 @@ def resources(db_url: str) -> dict[str, Any]:
 
 
 def auto_run(instance: DagsterInstance, engine: sa.Engine, nid: str) -> Any:
-    key = AssetKey(asset_key_path(str(node_row(engine, nid).pipeline_id), nid))
+    row = node_row(engine, nid)
+    key = AssetKey(asset_key_path(str(row.pipeline_id), nid, row.type))
     return create_run_for_test(instance, job_name="__ASSET_JOB", tags={"video/trigger": "auto"},
                                asset_selection=frozenset({key}))
 
