@@ -3,6 +3,7 @@
     python bench/lifecycle.py                  # 5 s per phase, threads then processes
     python bench/lifecycle.py --quick          # 1 s per phase (smoke test)
     python bench/lifecycle.py --kind threads --seconds 10 --profile
+    python bench/lifecycle.py --scaling        # (a) inside one pipeline of 10/100/1k/5k nodes
 
 Server: DATABASE_URL, else TEST_DATABASE_URL, else an own pgserver in a temp dir. A fresh
 database is created, migrated and dropped at the end. 8 workers, each with its own connection:
@@ -11,6 +12,8 @@ database is created, migrated and dropped at the end. 8 workers, each with its o
   shared pipeline row); each worker cycles started -> updated -> succeeded over its nodes;
 - (b) one node: every worker fires started/updated/succeeded/failed at the same node, mostly
   stale. Every call counts as a transition attempt; applied ones are reported beside.
+--scaling: (a) over the nodes of ONE pipeline of 10, 100, 1,000 and 5,000 nodes (every worker
+  shares its pipeline row), each size's rate printed as a ratio of the 10-node rate.
 """
 
 from __future__ import annotations
@@ -264,9 +267,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--kind", choices=("threads", "processes", "both"), default="both")
     parser.add_argument("--profile", action="store_true", help="cProfile one worker of (a)")
+    parser.add_argument("--scaling", action="store_true", help="(a) in one pipeline by size")
     args = parser.parse_args(argv)
     seconds = 1.0 if args.quick else args.seconds
     kinds = ("threads", "processes") if args.kind == "both" else (args.kind,)
+    if args.scaling:
+        with server_url() as (server, where):
+            print(f"server: {where}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
+                  f"{args.workers} workers; {seconds:g} s per size")
+            from bench._scaling import scaling
+
+            for kind in kinds:
+                scaling(server, args.workers, seconds, kind)
+        return
     with server_url() as (server, where), bench_database(server) as url:
         with db_engine.get_engine(url).connect() as conn:
             version = conn.execute(sa.text("SHOW server_version")).scalar_one()

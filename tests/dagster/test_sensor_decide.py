@@ -138,11 +138,12 @@ def test_reaper_decide_names_the_deadline() -> None:
 
 def test_run_failures_decide() -> None:
     ended = [run_failures.EndedRun("r1", "FAILURE", "boom"),
-             run_failures.EndedRun("r2", "CANCELED", "stop", auto=True, node_ids=(B,))]
+             run_failures.EndedRun("r2", "CANCELED", "stop", auto=True, node_ids=(B,),
+                                   storage_id=2)]
     observed = run_failures.Observed(
         ended=ended, last_failure=7, last_canceled=9,
         running=[run_failures.Running(A, "pa", "r1")],
-        never_started=[B],
+        never_started=[run_failures.NotLive(B)],
         orphans=[run_failures.Running(C, "pc", "r-unknown"),
                  run_failures.Running("dddddddd-0000-4000-8000-000000000001", "pd", "r-live")],
         orphan_statuses={"r-live": "STARTED"},

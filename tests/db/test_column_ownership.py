@@ -27,7 +27,6 @@ from tests.db import test_concurrency as tc
 from tests.db.helpers import make_node, make_pipeline, node_row, pipeline_meta
 from video_dagster.db import editing, validation
 from video_dagster.db.lifecycle import Applied, Lifecycle, Stale
-from video_dagster.domain import lifecycle as domain_lifecycle
 
 SET_CONFIG = "config = jsonb_set(config, CAST(:path AS text[]), to_jsonb(CAST(:v AS text)))"
 REVERSE_SEGMENTS = """inputs = jsonb_set(inputs, '{segments}', (
@@ -197,8 +196,8 @@ def test_editor_and_lifecycle_writes_are_never_lost(engine, db_url):
     tc.check_rollups(engine, [w.pid])
 
 
-def _wait_for_lock_waiter(engine: sa.Engine) -> None:
-    """Wait until some session of this database is waiting for a row lock."""
+def _wait_for_lock_waiter(engine: sa.Engine, count: int = 1) -> None:
+    """Wait until `count` sessions of this database are waiting for a lock."""
     deadline = time.monotonic() + 10
     # Autocommit: pg_stat_activity is snapshotted once per transaction.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -206,31 +205,34 @@ def _wait_for_lock_waiter(engine: sa.Engine) -> None:
             waiting = conn.execute(sa.text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND wait_event_type = 'Lock'")).scalar_one()
-            if waiting:
+            if waiting >= count:
                 return
             time.sleep(0.01)
     raise AssertionError("nobody ever waited for the row lock")
 
 
+PAUSE_KEY = 7_100_001
+PAUSE_SUCCEEDED = f"""
+CREATE FUNCTION test_pause_succeeded() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared({PAUSE_KEY});
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_pause_succeeded BEFORE INSERT ON video_production_node_events
+    FOR EACH ROW WHEN (NEW.event = 'succeeded') EXECUTE FUNCTION test_pause_succeeded();
+"""
+
+
 @pytest.mark.parametrize("edit", ["config", "title"])
-def test_editor_write_queued_behind_the_lifecycle_lock_is_kept(engine, edit, monkeypatch):
-    """The lifecycle has locked the row but not written; the editor's statement queues behind the
-    lock, commits after the lifecycle's write, and both writes are in the row."""
+def test_editor_write_queued_behind_the_lifecycle_lock_is_kept(engine, edit):
+    """The lifecycle holds the row inside its transition (paused before its audit row, through
+    a test-only trigger waiting for an advisory lock); the editor's statement queues behind the
+    row lock, commits after the lifecycle's commit, and both writes are in the row."""
     nid = make_node(engine, make_pipeline(engine))
     lc = Lifecycle(engine)
     process = lc.started(nid).process_uuid
-    armed, locked, release = threading.Event(), threading.Event(), threading.Event()
-    armed.set()
-
-    decide = domain_lifecycle.decide
-
-    def pause_after_lock(state, command):  # type: ignore[no-untyped-def]
-        # The pure decision runs between the row lock and the write: hold it there.
-        if armed.is_set():
-            armed.clear()
-            locked.set()
-            assert release.wait(10)
-        return decide(state, command)
+    with engine.begin() as conn:
+        conn.execute(sa.text(PAUSE_SUCCEEDED))
 
     def editor_write() -> None:
         set_sql = SET_CONFIG if edit == "config" else "title = :v"
@@ -238,18 +240,18 @@ def test_editor_write_queued_behind_the_lifecycle_lock_is_kept(engine, edit, mon
             editor.execute(sa.text(f"UPDATE video_production_nodes SET {set_sql} WHERE id = :id"),
                            {"id": nid, "path": ["k_editor"], "v": "mine"})
 
-    monkeypatch.setattr(domain_lifecycle, "decide", pause_after_lock)
-    try:
-        with ThreadPoolExecutor(2) as pool:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as gate, \
+            ThreadPoolExecutor(2) as pool:
+        gate.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": PAUSE_KEY})
+        try:
             succeeded = pool.submit(lc.succeeded, nid, {"type": "text"}, process, 1.0)
-            assert locked.wait(10)  # lifecycle: row locked, nothing written yet
+            _wait_for_lock_waiter(engine)  # lifecycle: row locked, paused inside its transition
             edited = pool.submit(editor_write)
-            _wait_for_lock_waiter(engine)  # the editor cannot slip in between
-            release.set()
-            assert isinstance(succeeded.result(10), Applied)
-            edited.result(10)
-    finally:
-        release.set()
+            _wait_for_lock_waiter(engine, 2)  # the editor cannot slip in between
+        finally:
+            gate.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": PAUSE_KEY})
+        assert isinstance(succeeded.result(10), Applied)
+        edited.result(10)
     row = node_row(engine, nid)
     assert row.output == {"type": "text"} and row.metadata["cost"] == 1.0
     assert row.metadata["process_uuid"] == process

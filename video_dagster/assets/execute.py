@@ -73,7 +73,7 @@ def _read(engine: sa.Engine, node_id: str) -> tuple[NodeRow, dict[str, InputNode
             raise Failure(f"node {node_id} no longer exists (reload the code location)",
                           allow_retries=False)
         # Re-validate: the structure may have changed since the sensor looked.
-        validation.validate_one(conn, row.pipeline_id)
+        validation.validate_node(conn, node_id)
         row = conn.execute(READ_NODE, {"id": node_id}).one()
         node = NodeRow(**row._asdict())
         ids = list(referenced_ids(node.type, node.inputs))

@@ -1,4 +1,27 @@
-"""Row-locked lifecycle transitions: lock, decide (pure), write, audit, commit (DESIGN §5)."""
+"""Row-locked lifecycle transitions: lock, decide, write, audit, commit (DESIGN §5).
+
+Lock rule (issue 7.1) — the editor's transactions are not ours: inserts hold FOR KEY SHARE on
+the pipeline row (foreign key), updates and deletes lock node rows in any order, a save may
+update the pipeline row before or after its nodes. A deadlock needs a transaction that waits for
+a lock while holding one the other side wants, so none of ours ever does that:
+1. a transition locks exactly one node row, first, while holding nothing, and waits for no
+   lock after that: its audit event and progress delta are rows of our own, without foreign
+   keys (an FK check would lock the pipeline row);
+2. the pipeline row is always taken FOR NO KEY UPDATE (no conflict with the FK's FOR KEY
+   SHARE), and while a node row is held only with SKIP LOCKED: free, the transition folds its
+   delta in the same transaction; busy, it records the delta as a row, commits, and folds in a
+   second transaction that holds nothing. The recount (the repair, run by validation) also
+   holds no node row. Our delta rows are only ever deleted by a holder of the pipeline row;
+3. a write to several node rows (validation) takes them with SKIP LOCKED, never waiting while
+   holding one, and retries the skipped rows in a later transaction.
+Progress and cost are deltas recorded with the transition and folded into
+`pipelines.metadata` (O(1) per transition); `video_progress_recount` is the full repair.
+
+The transition itself is one server call (`video_lifecycle_apply`, migration 0002): the
+gate is `video_lifecycle_stale_reason`, the SQL twin of `domain.lifecycle.stale_reason`, checked
+against it exhaustively by tests/db/test_lifecycle_sql.py; the metadata patch comes from
+`domain.lifecycle.metadata_change`.
+"""
 
 from __future__ import annotations
 
@@ -13,69 +36,27 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from psycopg import sql
-from psycopg.pq import TransactionStatus
 
-from video_dagster.db import progress
 from video_dagster.domain import lifecycle as domain
-from video_dagster.domain.lifecycle import Command, Fail, NodeState, Start, Succeed, Update
+from video_dagster.domain.lifecycle import Command, Fail, Start, Succeed, Update
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = timedelta(minutes=30)
 
-# psycopg statements, run on the pooled connection's raw driver connection: SQLAlchemy's
-# per-statement overhead would double the client cost of a transition. (psycopg's pipeline mode
-# was measured too: it cost more client CPU than its saved round trips on a local socket.)
-LOCK_NODE = sql.SQL("""
-    BEGIN;
-    SELECT pipeline_id::text, status, process_uuid::text, structure_version,
-           run_structure_version, metadata -> 'cost' AS cost
-    FROM video_production_nodes WHERE id = {}::uuid FOR UPDATE
-""")
-
-WRITE_NODE = """
-    WITH upd AS (
-        UPDATE video_production_nodes SET
-            status = %(status)s,
-            process_uuid = %(process_uuid)s::uuid,
-            metadata = (coalesce(metadata, '{}'::jsonb) - %(remove)s::text[])
-                       || %(patch)s::jsonb,
-            output = CASE WHEN %(set_output)s THEN %(output)s::jsonb ELSE output END,
-            run_structure_version = CASE WHEN %(started)s THEN structure_version
-                                         ELSE run_structure_version END,
-            attempt = attempt + CASE WHEN %(started)s THEN 1 ELSE 0 END,
-            failures = failures + CASE WHEN %(failed)s THEN 1 ELSE 0 END,
-            deadline_at = CASE WHEN %(keep_deadline)s THEN deadline_at
-                               ELSE %(deadline)s::timestamptz END
-        WHERE id = %(id)s::uuid
-        RETURNING id, pipeline_id, structure_version
-    )
-    INSERT INTO video_production_node_events
-        (node_id, pipeline_id, event, applied, process_uuid, from_status, to_status,
-         structure_version, detail)
-    SELECT id, pipeline_id, %(event)s, true, %(event_process)s::uuid, %(from_status)s,
-           %(status)s, structure_version, %(detail)s::jsonb
-    FROM upd
-"""
-
-RECORD_STALE = """
-    INSERT INTO video_production_node_events
-        (node_id, pipeline_id, event, applied, process_uuid, from_status, to_status,
-         structure_version, detail)
-    VALUES (%(id)s::uuid, %(pipeline_id)s::uuid, %(event)s, false, %(process_uuid)s::uuid,
-            %(status)s, %(status)s, %(structure_version)s, %(detail)s::jsonb)
-"""
-
-# The same write, also taking the pipeline's row lock (referenced, so the CTE runs).
-WRITE_NODE_LOCK_PIPELINE = WRITE_NODE.replace(
-    "    )\n    INSERT INTO video_production_node_events",
-    "    ), pipe AS (\n        SELECT id AS locked FROM video_production_pipelines\n"
-    "        WHERE id = %(pid)s::uuid FOR UPDATE\n    )\n"
-    "    INSERT INTO video_production_node_events",
-    1,
-).replace("    FROM upd\n", "    FROM upd CROSS JOIN pipe\n")
-RECOUNT_AND_COMMIT = sql.SQL(progress.RECOUNT.text.replace(":pid", "{pid}::uuid") + "; COMMIT")
+# Run on the pooled connection's raw psycopg connection in autocommit, each its own
+# transaction: SQLAlchemy's per-statement overhead would double the client cost of a transition.
+APPLY = (
+    "SELECT * FROM video_lifecycle_apply(%s::uuid, %s, %s::uuid, %s::jsonb, %s::text[], "
+    "%s::jsonb, %s::timestamptz, %s::jsonb)"
+)
+# The fold of a transition that found its pipeline row busy. It is derived data: a crash loses
+# its deletes of delta rows with it, and the next fold applies them, so no WAL flush is awaited.
+# An editor transaction holding the pipeline row for long delays progress, not the caller.
+FOLD_AFTER = (
+    "SELECT set_config('synchronous_commit', 'off', true), "
+    "set_config('lock_timeout', '5s', true), video_progress_fold(%s::uuid)"
+)
 
 
 @dataclass(frozen=True)
@@ -142,101 +123,75 @@ class Lifecycle:
         message: str,
         process_uuid: str | None = None,
         error_type: str | None = None,
+        run_id: str | None = None,
     ) -> Result:
-        """Fail the current execution, or a node that never started when process_uuid is None."""
-        return self.apply(node_id, Fail(process_uuid, message, self.clock(), error_type))
+        """Fail the current execution, or a node that never started when process_uuid is None
+        (`run_id`: the run that died before reaching it, recorded as the node's last run)."""
+        return self.apply(node_id, Fail(process_uuid, message, self.clock(), error_type, run_id))
 
     def apply(self, node_id: str, command: Command) -> Result:
-        """Run one transition, retrying on deadlock, serialization failure or a lost connection."""
+        """Run one transition, retrying on a lost connection."""
         if not _is_uuid(node_id):
             return Stale(node_id, "no such node")
         process = getattr(command, "process_uuid", None)
         if process is not None and not _is_uuid(process):
             return Stale(node_id, f"process {process} is not current")
+        params = _params(node_id, command)
         for attempt in range(5):
             raw = self.engine.raw_connection()
             try:
-                return self._apply(raw.driver_connection, node_id, command)
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
-                if attempt == 4:
-                    raise
+                conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
+                conn.autocommit = True
+                try:
+                    row = conn.execute(APPLY, params).fetchone()
+                finally:
+                    if not conn.closed:
+                        conn.autocommit = False
             except psycopg.OperationalError:
                 # The pool holds no pre-pinged connections: a dead one is dropped and retried.
-                raw.invalidate()
+                # An error means the transition's transaction rolled back.
+                if raw.driver_connection is None or raw.driver_connection.broken:
+                    raw.invalidate()
                 if attempt == 4:
                     raise
+                time.sleep(0.01 * (attempt + 1))
+                continue
             finally:
                 raw.close()
-            time.sleep(0.01 * (attempt + 1))
+            assert row is not None
+            applied, status, current, reason, fold_after = row
+            if fold_after is not None:
+                self._fold(fold_after)
+            if not applied:
+                if reason != "no such node":
+                    log.info("stale %s on node %s: %s", params[1], node_id, reason)
+                return Stale(node_id, reason)
+            return Applied(node_id, status, None if current is None else str(current))
         raise AssertionError("unreachable")
 
-    def _apply(self, conn: psycopg.Connection[Any], node_id: str, command: Command) -> Result:
-        # Explicit BEGIN/COMMIT travel in the same round trip as the first and last statements
-        # (simple-query batches with safely quoted literals): three round trips per transition.
-        conn.autocommit = True
+    def _fold(self, pipeline_id: Any) -> None:
+        # The transition is committed: a failure here must not redo it. Its delta row stays and
+        # the next fold or recount applies it.
         try:
-            cur = conn.execute(LOCK_NODE.format(sql.Literal(node_id)))
-            cur.nextset()
-            row = cur.fetchone()
-            if row is None:
-                conn.execute("ROLLBACK")
-                return Stale(node_id, "no such node")
-            pipeline_id, status, current, version, run_version, cost = row
-            state = NodeState(status, current, version, run_version)
-            decision = domain.decide(state, command)
-            event = domain.event_name(command)
-            if decision.write is None:
-                reason = decision.stale_reason or "stale"
-                conn.execute(RECORD_STALE, {
-                    "id": node_id, "pipeline_id": pipeline_id, "event": event,
-                    "process_uuid": getattr(command, "process_uuid", None),
-                    "status": status, "structure_version": version,
-                    "detail": json.dumps({"reason": reason}),
-                })
-                conn.execute("COMMIT")
-                log.info("stale %s on node %s: %s", event, node_id, reason)
-                return Stale(node_id, reason)
-            write = decision.write
-            params = _write_params(node_id, event, status, write, command)
-            if write.status != status or write.metadata_patch.get("cost", cost) != cost:
-                # Lock the pipeline in the write itself; the recount is a later statement, so
-                # its snapshot includes every transition committed before we got the lock.
-                conn.execute(WRITE_NODE_LOCK_PIPELINE, {**params, "pid": pipeline_id})
-                conn.execute(RECOUNT_AND_COMMIT.format(pid=sql.Literal(pipeline_id)))
-            else:
-                conn.execute(WRITE_NODE, params)
-                conn.execute("COMMIT")
-            return Applied(node_id, write.status, write.process_uuid)
-        except BaseException:
-            if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            if not conn.closed:
-                conn.autocommit = False
+            with self.engine.connect() as conn:
+                raw: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
+                raw.autocommit = True
+                try:
+                    raw.execute(FOLD_AFTER, (str(pipeline_id),))
+                finally:
+                    if not raw.closed:
+                        raw.autocommit = False
+        except (psycopg.Error, sa.exc.SQLAlchemyError) as exc:
+            log.warning("pipeline %s progress left to the next fold: %s", pipeline_id, exc)
 
 
-def _write_params(
-    node_id: str, event: str, from_status: str, write: domain.Write, command: Command
-) -> dict[str, Any]:
-    return {
-        "id": node_id,
-        "status": write.status,
-        "process_uuid": write.process_uuid,
-        "remove": list(write.metadata_remove),
-        "patch": json.dumps(write.metadata_patch, default=str),
-        "set_output": write.set_output,
-        "output": json.dumps(write.output, default=str) if write.set_output else None,
-        "started": write.started,
-        "failed": write.failed,
-        "keep_deadline": write.keep_deadline,
-        "deadline": write.deadline,
-        "event": event,
-        # The audit row names the process the command spoke for (None for a process-less fail).
-        "event_process": getattr(command, "process_uuid", None),
-        "from_status": from_status,
-        "detail": json.dumps(_detail(command), default=str),
-    }
+def _params(node_id: str, command: Command) -> tuple[Any, ...]:
+    patch, remove = domain.metadata_change(command)
+    output = json.dumps(command.output, default=str) if isinstance(command, Succeed) else None
+    deadline = command.deadline if isinstance(command, Start) else None
+    return (node_id, domain.event_name(command), getattr(command, "process_uuid", None),
+            json.dumps(patch, default=str), list(remove), output, deadline,
+            json.dumps(_detail(command), default=str))
 
 
 def _detail(command: Command) -> dict[str, Any]:

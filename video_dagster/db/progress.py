@@ -1,40 +1,26 @@
-"""Pipeline progress and cost roll-ups, recomputed from the node rows."""
+"""Pipeline progress and cost roll-ups: the full recount (the repair) and the delta fold."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-LOCK_PIPELINE = sa.text("SELECT 1 FROM video_production_pipelines WHERE id = :pid FOR UPDATE")
-
-# Recount rather than apply deltas: any writer (the editor too) may add or delete nodes, and a
-# recount heals whatever happened in between. Runs after the pipeline row is locked, in a new
-# statement, so its snapshot includes every transition committed before ours.
-RECOUNT = sa.text(
-    """
-    UPDATE video_production_pipelines p
-    SET metadata = p.metadata || jsonb_build_object(
-        'progress', jsonb_build_object(
-            'completed', c.completed, 'in_progress', c.in_progress, 'pending', c.pending,
-            'failed', c.failed, 'total', c.total),
-        'totalCost', c.total_cost,
-        'estimatedTotalCost', c.estimated)
-    FROM (
-        SELECT count(*) FILTER (WHERE status = 'completed') AS completed,
-               count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
-               count(*) FILTER (WHERE status = 'pending') AS pending,
-               count(*) FILTER (WHERE status = 'failed') AS failed,
-               count(*) AS total,
-               coalesce(sum(CASE WHEN jsonb_typeof(metadata -> 'cost') = 'number'
-                                 THEN (metadata ->> 'cost')::numeric END), 0) AS total_cost,
-               coalesce(sum(estimated_cost), 0) AS estimated
-        FROM video_production_nodes WHERE pipeline_id = :pid
-    ) c
-    WHERE p.id = :pid
-    """
-)
+# Both are SQL functions (migration 0002). A transition records its delta and folds it itself;
+# the recount rebuilds the roll-up from the node rows and discards the deltas it covered, which
+# heals whatever the editor changed meanwhile (inserts, deletes, structure resets).
+RECOUNT = sa.text("SELECT video_progress_recount(CAST(:pid AS uuid))")
+FOLD = sa.text("SELECT video_progress_fold(CAST(:pid AS uuid))")
 
 
 def refresh(conn: sa.Connection, pipeline_id: str) -> None:
-    """Lock the pipeline row and rewrite its progress, totalCost and estimatedTotalCost."""
-    conn.execute(LOCK_PIPELINE, {"pid": pipeline_id})
+    """Rewrite a pipeline's progress, totalCost and estimatedTotalCost from its node rows.
+
+    Lock rule (db/lifecycle.py): call it in a transaction holding no node row lock, unless the
+    caller is an editing command (it plays the editor's part, which our locks never cycle with).
+    """
     conn.execute(RECOUNT, {"pid": pipeline_id})
+
+
+def recount(engine: sa.Engine, pipeline_id: str) -> None:
+    """The repair in its own transaction."""
+    with engine.begin() as conn:
+        refresh(conn, pipeline_id)

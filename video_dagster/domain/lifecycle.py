@@ -67,6 +67,7 @@ class Fail:
     message: str
     now: datetime
     error_type: str | None = None
+    run_id: str | None = None  # a run that failed the node without starting it
 
 
 Command = Start | Update | Succeed | Fail
@@ -123,54 +124,78 @@ def _current(state: NodeState, process_uuid: str | None) -> str | None:
     return None
 
 
-def decide(state: NodeState, command: Command) -> Decision:
-    """Decide a lifecycle transition for a locked node."""
+def stale_reason(state: NodeState, command: Command) -> str | None:
+    """Why `command` does not apply to a node in `state`, or None when it does.
+
+    Mirrored in SQL by `video_lifecycle_stale_reason` (migration 0002), which the lifecycle runs
+    under the row lock; tests/db/test_lifecycle_sql.py checks the two agree on every case.
+    """
     if isinstance(command, Start):
         if state.status == "in_progress":
-            return Decision(None, f"node is already in progress (process {state.process_uuid})")
-        patch: dict[str, Any] = {
-            "process_uuid": command.process_uuid,
-            "started_at": _iso(command.now),
-            "stage": "started",
-            "structure_version": state.structure_version,
-        }
-        if command.run_id:
-            patch["dagster_run_id"] = command.run_id
-        return Decision(
-            Write(
-                status="in_progress",
-                process_uuid=command.process_uuid,
-                metadata_patch=patch,
-                metadata_remove=("error", "error_type", "completed_at", "job_id"),
-                started=True,
-                deadline=command.deadline,
-                keep_deadline=False,
-            )
-        )
+            return f"node is already in progress (process {state.process_uuid})"
+        return None
     if isinstance(command, Fail) and command.process_uuid is None:
         # No live execution to name: a node never started, or one whose last execution already
         # ended in failure (a retry run that died before reaching it). Never a running or
         # completed node.
         if state.status not in ("pending", "failed"):
-            return Decision(None, f"node is {state.status}; a failure must name its process")
-        return Decision(_failure_write(state, command))
+            return f"node is {state.status}; a failure must name its process"
+        return None
     reason = _current(state, command.process_uuid)
     if reason is None and state.status != "in_progress":
         reason = f"node is {state.status}, not in_progress"
-    if reason is not None:
-        return Decision(None, reason)
+    return reason
+
+
+def metadata_change(command: Command) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The metadata patch and removed keys of an applied command (Start adds its version)."""
+    if isinstance(command, Start):
+        patch: dict[str, Any] = {
+            "process_uuid": command.process_uuid,
+            "started_at": _iso(command.now),
+            "stage": "started",
+        }
+        if command.run_id:
+            patch["dagster_run_id"] = command.run_id
+        return patch, ("error", "error_type", "completed_at", "job_id")
     if isinstance(command, Update):
-        return Decision(
-            Write(
-                status=state.status,
-                process_uuid=state.process_uuid,
-                metadata_patch=dict(command.metadata),
-            )
-        )
+        return dict(command.metadata), ()
     if isinstance(command, Succeed):
         patch = {"completed_at": _iso(command.now), "stage": "completed"}
         if command.cost is not None:
             patch["cost"] = command.cost
+        return patch, ()
+    patch = {"error": command.message, "completed_at": _iso(command.now), "stage": "failed"}
+    if command.error_type:
+        patch["error_type"] = command.error_type
+    if command.run_id:
+        patch["dagster_run_id"] = command.run_id
+    return patch, ()
+
+
+def decide(state: NodeState, command: Command) -> Decision:
+    """Decide a lifecycle transition for a locked node."""
+    reason = stale_reason(state, command)
+    if reason is not None:
+        return Decision(None, reason)
+    patch, remove = metadata_change(command)
+    if isinstance(command, Start):
+        return Decision(
+            Write(
+                status="in_progress",
+                process_uuid=command.process_uuid,
+                metadata_patch={**patch, "structure_version": state.structure_version},
+                metadata_remove=remove,
+                started=True,
+                deadline=command.deadline,
+                keep_deadline=False,
+            )
+        )
+    if isinstance(command, Update):
+        return Decision(
+            Write(status=state.status, process_uuid=state.process_uuid, metadata_patch=patch)
+        )
+    if isinstance(command, Succeed):
         return Decision(
             Write(
                 status="completed",
@@ -182,22 +207,13 @@ def decide(state: NodeState, command: Command) -> Decision:
                 keep_deadline=False,
             )
         )
-    return Decision(_failure_write(state, command))
-
-
-def _failure_write(state: NodeState, command: Fail) -> Write:
-    patch: dict[str, Any] = {
-        "error": command.message,
-        "completed_at": _iso(command.now),
-        "stage": "failed",
-    }
-    if command.error_type:
-        patch["error_type"] = command.error_type
-    return Write(
-        status="failed",
-        process_uuid=state.process_uuid,
-        metadata_patch=patch,
-        failed=True,
-        deadline=None,
-        keep_deadline=False,
+    return Decision(
+        Write(
+            status="failed",
+            process_uuid=state.process_uuid,
+            metadata_patch=patch,
+            failed=True,
+            deadline=None,
+            keep_deadline=False,
+        )
     )

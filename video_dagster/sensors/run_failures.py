@@ -3,6 +3,12 @@
 Runs are found through the event log (failure and cancel events, by storage id), so UI runs and
 backfill runs, which carry no pipeline tag, are covered: the database says which in-progress
 nodes recorded one of those runs in `metadata.dagster_run_id`.
+
+A run's failure touches only nodes it was responsible for and that are still live: an execution
+it started that is still current (the lifecycle checks the process id), or — for an auto run —
+a selected node with no live execution whose last recorded run is older than this one (run
+storage ids order runs by creation). A process-less failure records its run, so an older run
+processed later never matches again, and it keeps the node's recorded error in front.
 """
 
 from __future__ import annotations
@@ -48,18 +54,17 @@ RUNNING_FOR_RUNS = sa.text(
     """
 )
 # A run that died before reaching a node leaves it pending with the same run_key inputs, and a
-# run_key is never reused: failing it (failures + 1) lets the ready sensor try again.
-NEVER_STARTED = sa.text(
+# run_key is never reused: failing it (failures + 1) lets the ready sensor try again. Only nodes
+# with no live execution; `decide` keeps those whose last recorded run is older than the run.
+NOT_LIVE = sa.text(
     """
-    SELECT DISTINCT n.id::text AS node_id
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:runs AS text[])) AS r(node_id, run_id)
-    JOIN video_production_nodes n ON n.id = r.node_id
-    WHERE (n.status = 'pending' AND n.process_uuid IS NULL)
-       -- a failed node's retry run that died before reaching it: the node still names an
-       -- earlier run, and without a new failure its run_key would never change again
-       OR (n.status = 'failed' AND coalesce(n.metadata ->> 'dagster_run_id', '') <> r.run_id)
+    SELECT n.id::text AS node_id, n.metadata ->> 'dagster_run_id' AS last_run,
+           n.metadata ->> 'error' AS error, n.metadata ->> 'error_type' AS error_type
+    FROM video_production_nodes n
+    WHERE n.id = ANY(CAST(:ids AS uuid[])) AND n.status IN ('pending', 'failed')
     """
 )
+RETRY_NOTE = " (then retry run "
 # Quiet in-progress executions tied to a run, visited in id order across ticks.
 ORPHAN_CANDIDATES = sa.text(
     """
@@ -106,6 +111,7 @@ class EndedRun:
     message: str
     auto: bool = False
     node_ids: tuple[str, ...] = ()
+    storage_id: int = 0  # creation order among runs of this instance
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,16 @@ class Running:
 
 
 @dataclass(frozen=True)
+class NotLive:
+    """A selected node with no live execution, and the last run and error it recorded."""
+
+    node_id: str
+    last_run: str | None = None
+    error: str | None = None
+    error_type: str | None = None
+
+
+@dataclass(frozen=True)
 class Observed:
     """What one tick read from the instance and the database."""
 
@@ -125,7 +141,8 @@ class Observed:
     last_failure: int | None = None
     last_canceled: int | None = None
     running: Sequence[Running] = ()
-    never_started: Sequence[str] = ()
+    never_started: Sequence[NotLive] = ()
+    run_order: dict[str, int] = field(default_factory=dict)  # storage id of recorded runs
     orphans: Sequence[Running] = ()
     orphan_statuses: dict[str, str] = field(default_factory=dict)
     orphan_page_full: bool = False
@@ -139,6 +156,7 @@ class NodeFailure:
     process_uuid: str | None
     message: str
     error_type: str
+    run_id: str | None = None  # recorded on the node by a process-less failure
 
 
 def node_ids_of(keys: Sequence[AssetKey] | frozenset[AssetKey] | None) -> tuple[str, ...]:
@@ -155,12 +173,18 @@ def decide(cursor: Cursor, observed: Observed) -> tuple[list[NodeFailure], Curso
                     "RunFailed")
         for n in observed.running if n.run_id in runs
     ]
-    for node_id in observed.never_started:
-        run = next((r for r in observed.ended if r.auto and node_id in r.node_ids), None)
-        if run is not None:
-            failures.append(NodeFailure(
-                node_id, None, f"Dagster run {run.run_id} {run.status} before the node started: "
-                f"{run.message}", "RunFailed"))
+    for node in observed.never_started:
+        run = responsible_run(node, observed.ended, observed.run_order)
+        if run is None:
+            continue
+        note = f"{run.run_id} {run.status} before the node started: {run.message}"
+        if node.error:  # never replace a recorded reason with a less precise one
+            kept = node.error.split(RETRY_NOTE)[0]
+            failures.append(NodeFailure(node.node_id, None, f"{kept}{RETRY_NOTE}{note})",
+                                        node.error_type or "RunFailed", run.run_id))
+        else:
+            failures.append(NodeFailure(node.node_id, None, f"Dagster run {note}", "RunFailed",
+                                        run.run_id))
     seen = {f.node_id for f in failures}
     for orphan in observed.orphans:
         status = observed.orphan_statuses.get(orphan.run_id)
@@ -178,6 +202,17 @@ def decide(cursor: Cursor, observed: Observed) -> tuple[list[NodeFailure], Curso
         canceled=max(cursor.canceled, observed.last_canceled or 0),
         orphan_after=after,
     )
+
+
+def responsible_run(node: NotLive, ended: Sequence[EndedRun], run_order: dict[str, int]
+                    ) -> EndedRun | None:
+    """The newest ended auto run that selected the node after the last run it recorded."""
+    if node.last_run is not None and node.last_run not in run_order:
+        return None  # its last run is unknown here: no way to tell which came first
+    after = run_order.get(node.last_run or "", -1)
+    runs = [r for r in ended if r.auto and node.node_id in r.node_ids and r.storage_id > after
+            and r.run_id != node.last_run]
+    return max(runs, key=lambda r: r.storage_id, default=None)
 
 
 def fetch_ended(
@@ -200,15 +235,17 @@ def fetch_ended(
             events[record.run_id] = (EVENT_STATUS[event_type], message)
     if not events:
         return [], None, None
-    runs = {r.dagster_run.run_id: r.dagster_run for r in context.instance.get_run_records(
+    records = {r.dagster_run.run_id: r for r in context.instance.get_run_records(
         RunsFilter(run_ids=list(events)))}
     ended = []
     for run_id, (status, message) in events.items():
-        run = runs.get(run_id)
+        record = records.get(run_id)
+        run = record.dagster_run if record else None
         ended.append(EndedRun(
             run_id, status, message,
             auto=run is not None and run.tags.get(TRIGGER_TAG) == AUTO,
-            node_ids=node_ids_of(run.asset_selection if run else None)))
+            node_ids=node_ids_of(run.asset_selection if run else None),
+            storage_id=record.storage_id if record else 0))
     return ended, last[DagsterEventType.RUN_FAILURE], last[DagsterEventType.RUN_CANCELED]
 
 
@@ -216,22 +253,21 @@ def fetch(context: SensorEvaluationContext, engine: sa.Engine, cursor: Cursor, l
           orphan_limit: int, grace: timedelta) -> Observed:
     """Everything `decide` needs, from the instance and the database."""
     ended, last_failure, last_canceled = fetch_ended(context, cursor, limit)
-    auto_pairs = sorted({(n, r.run_id) for r in ended if r.auto for n in r.node_ids
-                         if _is_uuid(n)})
+    auto_ids = sorted({n for r in ended if r.auto for n in r.node_ids if _is_uuid(n)})
     with engine.connect() as conn:
         running = [Running(**r._asdict()) for r in conn.execute(
             RUNNING_FOR_RUNS, {"run_ids": [r.run_id for r in ended]})] if ended else []
-        never = [r.node_id for r in conn.execute(NEVER_STARTED, {
-            "ids": [p[0] for p in auto_pairs], "runs": [p[1] for p in auto_pairs]})] \
-            if auto_pairs else []
+        never = [NotLive(**r._asdict()) for r in conn.execute(NOT_LIVE, {"ids": auto_ids})] \
+            if auto_ids else []
         orphans = [Running(**r._asdict()) for r in conn.execute(ORPHAN_CANDIDATES, {
             "grace": grace.total_seconds(), "after": cursor.orphan_after, "limit": orphan_limit})]
-    run_ids = sorted({o.run_id for o in orphans})
-    statuses = {r.dagster_run.run_id: r.dagster_run.status.value
-                for r in context.instance.get_run_records(RunsFilter(run_ids=run_ids))} \
-        if run_ids else {}
-    return Observed(ended, last_failure, last_canceled, running, never, orphans, statuses,
-                    orphan_page_full=len(orphans) >= orphan_limit)
+    run_ids = sorted({o.run_id for o in orphans} | {n.last_run for n in never if n.last_run})
+    records = context.instance.get_run_records(RunsFilter(run_ids=run_ids)) if run_ids else []
+    statuses = {r.dagster_run.run_id: r.dagster_run.status.value for r in records}
+    order = {r.dagster_run.run_id: r.storage_id for r in records}
+    order.update((r.run_id, r.storage_id) for r in ended if r.storage_id)
+    return Observed(ended, last_failure, last_canceled, running, never, order, orphans,
+                    statuses, orphan_page_full=len(orphans) >= orphan_limit)
 
 
 def _is_uuid(value: str) -> bool:
@@ -266,7 +302,7 @@ def build_run_failure_sensor(
         applied = 0
         for failure in failures:
             outcome = lifecycle.failed(failure.node_id, failure.message, failure.process_uuid,
-                                       failure.error_type)
+                                       failure.error_type, run_id=failure.run_id)
             if isinstance(outcome, Applied):
                 applied += 1
                 context.log.warning(f"node {failure.node_id}: {failure.message}")
