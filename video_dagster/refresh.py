@@ -8,7 +8,9 @@ loader then fetches the new graph. A change racing a reload is caught on the nex
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +21,10 @@ import sqlalchemy as sa
 log = logging.getLogger(__name__)
 
 VIDEO_LOCATION = "video"
+GRAPHQL_URL_ENV = "DAGSTER_GRAPHQL_URL"
+DEFAULT_GRAPHQL_URL = "http://127.0.0.1:3000/graphql"
+UNREACHABLE_GRACE_SECONDS = 60.0
+"""How long the refresher may fail to reach the webserver before its ticks fail (not skip)."""
 
 # Only what the asset graph is built from: ids, titles, types, inputs and providers. Config
 # edits that keep the provider do not reload the location.
@@ -33,6 +39,20 @@ FINGERPRINT = sa.text(
     ) s
     """
 )
+
+
+def graphql_url(explicit: str | None = None) -> str:
+    """The webserver's GraphQL endpoint: the explicit one, else DAGSTER_GRAPHQL_URL, else :3000."""
+    return explicit or os.environ.get(GRAPHQL_URL_ENV) or DEFAULT_GRAPHQL_URL
+
+
+def local_graphql_url(host: str, port: int) -> str:
+    """The GraphQL URL of a webserver bound to `host:port`, as reachable from this machine."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"  # a wildcard bind is reachable on loopback
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 literal
+    return f"http://{host}:{port}/graphql"
 
 
 def database_fingerprint(engine: sa.Engine) -> str:
@@ -77,6 +97,44 @@ class RefreshDecision:
 
     reload: bool
     fingerprint: str
+
+
+@dataclass(frozen=True)
+class RefresherState:
+    """The refresher sensor's cursor: the fingerprint last reloaded at, and since when (epoch
+    seconds) the webserver has not answered, if it has not."""
+
+    fingerprint: str | None = None
+    unreachable_since: float | None = None
+
+    def encode(self) -> str:
+        """The cursor string (JSON)."""
+        return json.dumps({"fingerprint": self.fingerprint,
+                           "unreachable_since": self.unreachable_since}, sort_keys=True)
+
+    @classmethod
+    def decode(cls, cursor: str | None) -> RefresherState:
+        """Inverse of encode; a bare fingerprint (the earlier cursor form) is read as one."""
+        if not cursor:
+            return cls()
+        try:
+            raw = json.loads(cursor)
+        except ValueError:
+            raw = None
+        if not isinstance(raw, dict):
+            return cls(fingerprint=cursor)
+        since = raw.get("unreachable_since")
+        fingerprint = raw.get("fingerprint")
+        return cls(
+            fingerprint=fingerprint if isinstance(fingerprint, str) else None,
+            unreachable_since=float(since) if isinstance(since, int | float) else None,
+        )
+
+
+def unreachable_too_long(state: RefresherState, now: float,
+                         grace: float = UNREACHABLE_GRACE_SECONDS) -> bool:
+    """Whether the webserver has been unreachable for longer than `grace` seconds (pure)."""
+    return state.unreachable_since is not None and now - state.unreachable_since > grace
 
 
 def decide(last_reloaded: str | None, current: str) -> RefreshDecision:
