@@ -30,7 +30,7 @@ from dagster._core.storage.dagster_run import FINISHED_STATUSES
 from video_dagster.db.lifecycle import Applied
 from video_dagster.domain.keys import node_id_of_key
 from video_dagster.resources.database import DatabaseResource
-from video_dagster.sensors.ready import AUTO, TRIGGER_TAG
+from video_dagster.sensors.ready import AUTO, TRIGGER_TAG, UUID_TEXT_RE, WAITING_ON
 
 RUN_FAILURE_INTERVAL_SECONDS = 30
 RUN_EVENT_LIMIT = 100  # per event type per tick
@@ -49,9 +49,11 @@ RUNNING_FOR_RUNS = sa.text(
 )
 # A run that died before reaching a node leaves it pending with the same run_key inputs, and a
 # run_key is never reused: failing it (failures + 1) lets the ready sensor try again.
+# `waiting_on` tells a node Dagster skipped (an upstream of the same run did not complete: it
+# stays pending for the run that follows) from one the run died before reaching.
 NEVER_STARTED = sa.text(
-    """
-    SELECT DISTINCT n.id::text AS node_id
+    f"""
+    SELECT DISTINCT n.id::text AS node_id, {WAITING_ON} AS waiting_on
     FROM unnest(CAST(:ids AS uuid[]), CAST(:runs AS text[])) AS r(node_id, run_id)
     JOIN video_production_nodes n ON n.id = r.node_id
     WHERE (n.status = 'pending' AND n.process_uuid IS NULL)
@@ -126,6 +128,8 @@ class Observed:
     last_canceled: int | None = None
     running: Sequence[Running] = ()
     never_started: Sequence[str] = ()
+    waiting_on: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Per never-started node: its inputs that are not completed."""
     orphans: Sequence[Running] = ()
     orphan_statuses: dict[str, str] = field(default_factory=dict)
     orphan_page_full: bool = False
@@ -157,7 +161,8 @@ def decide(cursor: Cursor, observed: Observed) -> tuple[list[NodeFailure], Curso
     ]
     for node_id in observed.never_started:
         run = next((r for r in observed.ended if r.auto and node_id in r.node_ids), None)
-        if run is not None:
+        if run is not None and not observed.waiting_on.get(node_id, frozenset()) & set(
+                run.node_ids):
             failures.append(NodeFailure(
                 node_id, None, f"Dagster run {run.run_id} {run.status} before the node started: "
                 f"{run.message}", "RunFailed"))
@@ -221,17 +226,19 @@ def fetch(context: SensorEvaluationContext, engine: sa.Engine, cursor: Cursor, l
     with engine.connect() as conn:
         running = [Running(**r._asdict()) for r in conn.execute(
             RUNNING_FOR_RUNS, {"run_ids": [r.run_id for r in ended]})] if ended else []
-        never = [r.node_id for r in conn.execute(NEVER_STARTED, {
-            "ids": [p[0] for p in auto_pairs], "runs": [p[1] for p in auto_pairs]})] \
-            if auto_pairs else []
+        never_rows = conn.execute(NEVER_STARTED, {
+            "ids": [p[0] for p in auto_pairs], "runs": [p[1] for p in auto_pairs],
+            "uuid_re": UUID_TEXT_RE}).all() if auto_pairs else []
         orphans = [Running(**r._asdict()) for r in conn.execute(ORPHAN_CANDIDATES, {
             "grace": grace.total_seconds(), "after": cursor.orphan_after, "limit": orphan_limit})]
     run_ids = sorted({o.run_id for o in orphans})
     statuses = {r.dagster_run.run_id: r.dagster_run.status.value
                 for r in context.instance.get_run_records(RunsFilter(run_ids=run_ids))} \
         if run_ids else {}
-    return Observed(ended, last_failure, last_canceled, running, never, orphans, statuses,
-                    orphan_page_full=len(orphans) >= orphan_limit)
+    return Observed(ended, last_failure, last_canceled, running,
+                    [r.node_id for r in never_rows], {r.node_id: frozenset(r.waiting_on)
+                                                      for r in never_rows},
+                    orphans, statuses, orphan_page_full=len(orphans) >= orphan_limit)
 
 
 def _is_uuid(value: str) -> bool:
