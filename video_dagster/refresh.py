@@ -12,7 +12,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -25,6 +26,12 @@ GRAPHQL_URL_ENV = "DAGSTER_GRAPHQL_URL"
 DEFAULT_GRAPHQL_URL = "http://127.0.0.1:3000/graphql"
 UNREACHABLE_GRACE_SECONDS = 60.0
 """How long the refresher may fail to reach the webserver before its ticks fail (not skip)."""
+STRUCTURE_CHANNEL = "video_structure"
+"""NOTIFY channel of the structure triggers (migration 0003)."""
+SETTLE_SECONDS = 0.3
+"""After a notification, wait this long for quiet (an editor saving node by node)..."""
+SETTLE_MAX_SECONDS = 2.0
+"""...but never longer than this before reloading."""
 
 # Only what the asset graph is built from: ids, titles, types, inputs and providers. Config
 # edits that keep the provider do not reload the location.
@@ -53,6 +60,33 @@ def local_graphql_url(host: str, port: int) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 literal
     return f"http://{host}:{port}/graphql"
+
+
+@contextmanager
+def listening(engine: sa.Engine) -> Iterator[Callable[[float], bool]]:
+    """LISTEN for structure changes; yields `wait(timeout)`: True once a change was notified.
+
+    Enter before reading the fingerprint, so a change committed in between is not missed.
+    """
+    import psycopg
+
+    from video_dagster import settings
+
+    url = engine.url.render_as_string(hide_password=False)
+    # Its own connection: a LISTENing session must not go back to the pool.
+    with psycopg.connect(settings.libpq_url(url), autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f"LISTEN {STRUCTURE_CHANNEL}")
+
+        def wait(timeout: float) -> bool:
+            if not any(True for _ in conn.notifies(timeout=timeout, stop_after=1)):
+                return False
+            settle_until = time.monotonic() + SETTLE_MAX_SECONDS
+            while time.monotonic() < settle_until and any(
+                    True for _ in conn.notifies(timeout=SETTLE_SECONDS, stop_after=1)):
+                pass
+            return True
+
+        yield wait
 
 
 def database_fingerprint(engine: sa.Engine) -> str:
@@ -155,19 +189,20 @@ def refresh_once(
 
 
 def watch(engine: sa.Engine, graphql_url: str, interval: float, once: bool = False) -> None:
-    """Poll forever (or once), reloading `video` whenever the structure changes."""
+    """Reload `video` whenever the structure changes (woken by NOTIFY; `interval` at most)."""
     last: str | None = None
-    while True:
-        try:
-            decision = refresh_once(engine, last, lambda: reload_location(graphql_url))
-        except ReloadFailed as exc:
-            log.error("%s", exc)
+    with listening(engine) as wait:
+        while True:
+            try:
+                decision = refresh_once(engine, last, lambda: reload_location(graphql_url))
+            except ReloadFailed as exc:
+                log.error("%s", exc)
+                if once:
+                    raise
+            else:
+                if decision.reload:
+                    log.info("reloaded %s at structure %s", VIDEO_LOCATION, decision.fingerprint)
+                last = decision.fingerprint
             if once:
-                raise
-        else:
-            if decision.reload:
-                log.info("reloaded %s at structure %s", VIDEO_LOCATION, decision.fingerprint)
-            last = decision.fingerprint
-        if once:
-            return
-        time.sleep(interval)
+                return
+            wait(interval)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 import time
 
 import pytest
@@ -11,9 +12,10 @@ import sqlalchemy as sa
 from dagster import DagsterInstance, SensorResult, build_sensor_context
 
 from tests.db.helpers import make_node, make_pipeline
-from video_dagster import cli, refresh
+from video_dagster import cli, control, refresh
 from video_dagster.control import video_graph_refresher
 from video_dagster.db import validation
+from video_dagster.db.lifecycle import Lifecycle
 from video_dagster.resources.database import DatabaseResource
 
 
@@ -56,6 +58,11 @@ def test_refresh_once_reloads_and_remembers(engine):
 def test_unreachable_webserver_is_its_own_error():
     with pytest.raises(refresh.WebserverUnreachable, match="cannot reach Dagster"):
         refresh.reload_location(_dead_url())
+
+
+@pytest.fixture(autouse=True)
+def _short_listen(monkeypatch):
+    monkeypatch.setattr(control, "LISTEN_SECONDS", 0.2)
 
 
 def _tick(db_url: str, cursor: str | None) -> tuple[SensorResult, str | None]:
@@ -129,3 +136,39 @@ def test_refresh_and_rerender_commands_honour_dagster_graphql_url(engine, db_url
         assert cli.main(command) == 1
         assert re.search(rf"^error: cannot reach Dagster at {re.escape(dead)}",
                          capsys.readouterr().err, re.M), command
+
+
+def test_structure_writes_notify_the_refresher_and_status_writes_do_not(engine):
+    pid = make_pipeline(engine)
+    nid = make_node(engine, pid)
+    with refresh.listening(engine) as wait:
+        assert not wait(0.1)
+        Lifecycle(engine).started(nid)  # execution bookkeeping: not a structure change
+        assert not wait(0.3)
+        with engine.begin() as conn:  # the editor renames a node with plain SQL
+            conn.execute(sa.text("UPDATE video_production_nodes SET title = 'Renamed' "
+                                 "WHERE id = :id"), {"id": nid})
+        assert wait(5)
+        make_node(engine, pid)
+        assert wait(5)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM video_production_pipelines WHERE id = :id"),
+                         {"id": pid})
+        assert wait(5)
+
+
+def test_sensor_wakes_on_a_structure_change_instead_of_waiting_out_its_tick(
+        engine, db_url, monkeypatch):
+    monkeypatch.setattr(control, "LISTEN_SECONDS", 120.0)
+    monkeypatch.setenv("DAGSTER_GRAPHQL_URL", _dead_url())
+    pid = make_pipeline(engine)
+    current = refresh.RefresherState(refresh.database_fingerprint(engine)).encode()
+    # The structure changes only once the tick is listening.
+    timer = threading.Timer(0.5, make_node, (engine, pid))
+    timer.start()
+    try:
+        result, _ = _tick(db_url, current)
+    finally:
+        timer.cancel()
+    # Woken by the NOTIFY, it compared the fingerprint and tried to reload (dead webserver).
+    assert "not reachable" in str(result.skip_reason)
