@@ -144,6 +144,20 @@ def test_ready_waits_for_inputs_and_reads_both_single_slot_shapes(engine, instan
     assert len(second.run_requests or []) == 1
 
 
+def test_ready_validates_an_editor_written_pipeline_and_starts_it_in_the_same_tick(
+        engine, instance, resources):
+    pid = make_pipeline(engine)
+    with engine.begin() as conn:  # the editor inserts rows directly, nobody validated them
+        nid = conn.execute(sa.text(
+            "INSERT INTO video_production_nodes (pipeline_id, title, type, asset) "
+            "VALUES (:p, 'Clip', 'asset', '{\"content\": \"hi\"}') RETURNING id::text"
+        ), {"p": pid}).scalar_one()
+    assert node_row(engine, nid).validated_version == 0
+    result = tick(build_ready_nodes_sensor(frozenset({key(engine, nid)})), instance, resources)
+    assert requested(result) == {key(engine, nid)}
+    assert node_row(engine, nid).is_valid
+
+
 def test_ready_downstream_joins_only_when_everything_it_waits_on_is_in_the_run(
         engine, instance, resources, lc):
     pid = make_pipeline(engine)

@@ -28,10 +28,14 @@ from dagster import (
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
 from video_dagster.assets.translator import TAG_PIPELINE_ID, tag_value
+from video_dagster.db.validation import validate_changed
 from video_dagster.domain.keys import ASSET_KEY_PREFIX, TRIGGER_AUTO, TRIGGER_TAG, asset_key_path
 from video_dagster.resources.database import DatabaseResource
 
-READY_INTERVAL_SECONDS = 15
+# The daemon evaluates sensors at most every 5 s (its loop); 1 s means every loop. The queries
+# are index-backed (ix_nodes_ready_candidates, ix_nodes_needs_validation): idle ticks are cheap.
+READY_INTERVAL_SECONDS = 1
+VALIDATE_LIMIT = 200  # pipelines validated per tick before looking for ready nodes
 READY_LIMIT = 500  # nodes requested per tick
 # Candidates (pending/failed, valid) checked per tick: checking inputs costs ~10-20 us each, so a
 # window keeps the tick bounded however many nodes wait; the cursor walks the rest next ticks.
@@ -331,7 +335,13 @@ def build_ready_nodes_sensor(
     def video_ready_nodes_sensor(
         context: SensorEvaluationContext, database: DatabaseResource
     ) -> SensorResult:
-        page = fetch_ready(database.get_engine(), context.cursor, scan_limit, max_auto_retries)
+        engine = database.get_engine()
+        # Validate what changed first (as the validation sensor does; both are idempotent), so a
+        # pipeline written since the last tick starts in this tick rather than the next one.
+        validated = validate_changed(engine, VALIDATE_LIMIT)
+        if validated:
+            context.log.info(f"validated {len(validated)} changed pipeline(s) first")
+        page = fetch_ready(engine, context.cursor, scan_limit, max_auto_retries)
         busy = in_flight_keys(context, IN_FLIGHT_RUN_LIMIT) if page.nodes else frozenset()
         decision = decide(page, known_keys, busy, limit, scan_limit)
         if decision.waiting_for_reload:
