@@ -110,7 +110,8 @@ class Bench:
                 "per node": total / len(rows), "work": work}
 
 
-def start_dev(server: str, video_url: str, root: Path, repo: Path | None) -> DevProcess:
+def start_dev(server: str, video_url: str, root: Path, repo: Path | None,
+              extra_env: dict[str, str] | None = None) -> DevProcess:
     """`video-dagster dev` with its own Dagster database, home and object store."""
     dagster_db = f"{video_url.rsplit('/', 1)[1]}_dagster"
     admin = sa.create_engine(on_database(server, "postgres"), isolation_level="AUTOCOMMIT")
@@ -126,6 +127,7 @@ def start_dev(server: str, video_url: str, root: Path, repo: Path | None) -> Dev
         "DAGSTER_HOME": str(root / "dagster"),
         "VIDEO_DAGSTER_HOME": str(root / "home"),
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     })
     port = free_port()
     # Explicit, so that a baseline checkout from before `dev` set it reloads at all.

@@ -24,6 +24,8 @@ def test_quick_bench_prints_a_ratio_against_the_target() -> None:
         r"^200 nodes translation overhead: loader / minimal executable \d+\.\d+; "
         r"Dagster floor: minimal executable / plain specs \d+\.\d+$", done.stdout, re.M,
     )
+    assert re.search(r"^200 nodes GC paused\+frozen: loader \d+\.\d+s vs default collector "
+                     r"\d+\.\d+s, ratio \d+\.\d+$", done.stdout, re.M)
     assert "option" not in done.stdout
 
 

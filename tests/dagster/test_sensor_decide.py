@@ -129,6 +129,19 @@ def test_ready_closure_respects_the_limit() -> None:
     assert requested_keys(d) == {key(P1, A), key(P1, chain[0]), key(P1, chain[1])}
 
 
+@pytest.mark.parametrize(("types", "executor"), [
+    (["asset", "asset"], "in_process"),
+    (["asset", "merge-videos"], "in_process"),
+    (["generate-voiceover", "merge-videos"], "multiprocess"),
+])
+def test_ready_runs_cheap_selections_in_process(types: list[str], executor: str) -> None:
+    nodes = [ready.ReadyNode(P1, n, "t", 1, 0, 0, t) for n, t in zip((A, B), types, strict=True)]
+    (run,) = decide(nodes, ALL).run_requests
+    assert run.tags["video/executor"] == executor
+    in_process = run.run_config == {"execution": {"config": {"in_process": {}}}}
+    assert in_process == (executor == "in_process")
+
+
 def test_run_failures_leave_skipped_downstream_pending() -> None:
     ended = [run_failures.EndedRun("r1", "FAILURE", "boom", auto=True, node_ids=(A, B, C))]
     observed = run_failures.Observed(ended=ended, never_started=[B, C],

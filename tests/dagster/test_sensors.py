@@ -132,7 +132,7 @@ def test_ready_waits_for_inputs_and_reads_both_single_slot_shapes(engine, instan
     assert requested(first) == keys
     (run,) = first.run_requests or []
     assert run.tags == {"video/trigger": "auto", "video/pipeline_id": pid,
-                        "video/pipeline_title": "Launch__v1"}
+                        "video/pipeline_title": "Launch__v1", "video/executor": "multiprocess"}
     # While that run is in flight, none of its nodes is requested again.
     create_run_for_test(instance, job_name="__ASSET_JOB", asset_selection=frozenset(keys))
     assert not tick(sensor, instance, resources).run_requests

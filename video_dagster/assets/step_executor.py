@@ -23,7 +23,7 @@ FORKSERVER_PRELOAD = [
 ]
 # Steps mostly wait (a provider job, a Lambda callback): the per-provider pools cap the real
 # work, so a run may hold many waiting steps at once instead of the default of one per core.
-MAX_CONCURRENT_STEPS = 16
+MAX_CONCURRENT_STEPS = 32
 STEP_EXECUTOR = ExecutorDefinition(
     name="video_executor",
     # Dagster's default executor with other defaults; run config may still pick `in_process`.

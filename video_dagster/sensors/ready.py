@@ -41,6 +41,8 @@ READY_LIMIT = 500  # nodes requested per tick
 # window keeps the tick bounded however many nodes wait; the cursor walks the rest next ticks.
 READY_SCAN_LIMIT = 2500
 MAX_AUTO_RETRIES = 2
+EXECUTOR_TAG = "video/executor"
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 IN_FLIGHT_RUN_LIMIT = 1000
 PIPELINE_TITLE_TAG = "video/pipeline_title"
 AUTO = TRIGGER_AUTO
@@ -226,15 +228,27 @@ def decide(
         RunRequest(
             run_key=run_key(pid, group),
             asset_selection=sorted((n.key for n in group), key=lambda k: k.path),
+            run_config=IN_PROCESS if in_process(group) else {},
             tags={
                 TRIGGER_TAG: AUTO,
                 TAG_PIPELINE_ID: pid,
                 PIPELINE_TITLE_TAG: tag_value(group[0].pipeline_title) or "untitled",
+                EXECUTOR_TAG: "in_process" if in_process(group) else "multiprocess",
             },
         )
         for pid, group in sorted(by_pipeline.items())
     ]
     return ReadyDecision(requests, next_cursor, unknown, busy, added)
+
+
+def in_process(nodes: list[ReadyNode]) -> bool:
+    """Whether a run executes in its worker process rather than a process per step.
+
+    Asset nodes take milliseconds, a step process costs ~1-4 s here (bench/reaction.py), so
+    they run in-process one after the other. Anything that waits (a provider job, a Lambda) runs
+    in a process of its own so that waits overlap — unless it is the run's only such node.
+    """
+    return sum(1 for n in nodes if n.node_type != "asset") <= 1
 
 
 def downstream_closure(
