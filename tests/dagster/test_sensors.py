@@ -156,6 +156,8 @@ def test_ready_validates_an_editor_written_pipeline_and_starts_it_in_the_same_ti
     result = tick(build_ready_nodes_sensor(frozenset({key(engine, nid)})), instance, resources)
     assert requested(result) == {key(engine, nid)}
     assert node_row(engine, nid).is_valid
+    (run,) = result.run_requests or []
+    assert run.tags["video/executor"] == "in_process"  # one cheap asset node: no step process
 
 
 def test_ready_downstream_joins_only_when_everything_it_waits_on_is_in_the_run(
@@ -177,6 +179,7 @@ def test_ready_downstream_joins_only_when_everything_it_waits_on_is_in_the_run(
     result = tick(build_ready_nodes_sensor(loaded), instance, resources)
     assert requested(result) == {keys[a], keys[b], keys[ab], keys[top]}
     (run,) = result.run_requests or []
+    assert run.tags["video/executor"] == "multiprocess"  # two merges may wait at once
     assert run.run_key and run.run_key.startswith(f"video-ready:{pid}:")
 
 
