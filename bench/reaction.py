@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo", type=Path, help="checkout whose `video-dagster dev` to drive")
     args = parser.parse_args(argv)
     trials = 1 if args.quick else args.trials
-    from video_dagster.demo import make_clips
+    from video_dagster.cli.demo import make_clips
     from video_dagster.resources.object_store import LocalObjectStore
 
     root = Path(tempfile.mkdtemp(prefix="vd-reaction-"))
