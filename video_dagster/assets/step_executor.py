@@ -16,10 +16,17 @@ from dagster._core.definitions.executor_definition import (
 # the run's reconstruction metadata, never from the database.
 FORKSERVER_PRELOAD = [
     "dagster",
+    "dagster_postgres",  # the instance's storage, ~22 MB per step when not shared
+    "boto3",
+    "httpx",
     "video_dagster.assets.translator",
+    "video_dagster.assets.loader",
     "video_dagster.assets.execute",
+    "video_dagster.db.snapshot",
     "video_dagster.resources.lambda_invoker",
     "video_dagster.resources.object_store",
+    "video_dagster.sensors",
+    "video_dagster.assets.forkserver",  # last: freezes the above (shared pages stay shared)
 ]
 # Steps mostly wait (a provider job, a Lambda callback): the per-provider pools cap the real
 # work, so a run may hold many waiting steps at once instead of the default of one per core.
