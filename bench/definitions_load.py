@@ -311,15 +311,25 @@ def peak_rss(nodes: int) -> tuple[float, float]:
     return raw["before"], raw["peak"]
 
 
+def _peak_mb() -> float:
+    """This process's peak RSS: VmHWM (ru_maxrss would start at the parent's peak after fork)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def rss_child(nodes: int) -> None:
-    """Print this process's max RSS before and after one load (kilobytes on Linux -> MB)."""
+    """Print this process's peak RSS before and after one load, in MB."""
     warnings.filterwarnings("ignore", category=PreviewWarning)
     snapshot = make_snapshot(nodes)
     snapshot.to_json()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = _peak_mb()
     load_via_loader(snapshot)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"before": before, "peak": peak}))
+    print(json.dumps({"before": before, "peak": _peak_mb()}))
 
 
 def bench(nodes: int, runs: int, options: bool = False, large: bool = False) -> float:
