@@ -22,10 +22,11 @@ from video_dagster.resources.database import DatabaseResource
 
 REFRESH_INTERVAL_SECONDS = 1
 # A tick with nothing to reload waits this long for a structure NOTIFY before it ends: a change
-# is reloaded within a fraction of a second instead of at the next poll. Short enough that a
-# stopping code server is not held up for long; the next tick starts within the daemon's loop
-# (5 s) and compares the fingerprint first, so a change between two ticks is not missed.
-LISTEN_SECONDS = 15.0
+# is reloaded within a fraction of a second instead of at the next poll. The daemon starts the
+# next tick at its next loop (every 5 s), which compares the fingerprint first, so a change in
+# the gap is seen within a second. Kept short: a stopping code server waits for this tick, and
+# `dagster dev` restarts a code server that exits while it is not stopping yet.
+LISTEN_SECONDS = 4.0
 
 
 @sensor(
