@@ -25,6 +25,8 @@ FORKSERVER_PRELOAD = [
     "video_dagster.db.snapshot",
     "video_dagster.resources.lambda_invoker",
     "video_dagster.resources.object_store",
+    "video_dagster.resources.from_env",
+    "video_dagster.resources.providers.resource",  # a waiting provider job's client
     "video_dagster.sensors",
     "video_dagster.assets.forkserver",  # last: freezes the above (shared pages stay shared)
 ]
