@@ -136,7 +136,8 @@ def test_ready_closure_respects_the_limit() -> None:
 ])
 def test_ready_runs_cheap_selections_in_process(types: list[str], executor: str) -> None:
     nodes = [ready.ReadyNode(P1, n, "t", 1, 0, 0, t) for n, t in zip((A, B), types, strict=True)]
-    (run,) = decide(nodes, ALL).run_requests
+    (run,) = decide(nodes, frozenset(n.key for n in nodes)).run_requests
+    assert len(run.asset_selection or []) == 2
     assert run.tags["video/executor"] == executor
     in_process = run.run_config == {"execution": {"config": {"in_process": {}}}}
     assert in_process == (executor == "in_process")
