@@ -3,6 +3,7 @@
     python bench/definitions_load.py            # 1,000 and 5,000 nodes, median of 5 runs each
     python bench/definitions_load.py --quick    # smoke variant: 200 nodes, 2 runs
     python bench/definitions_load.py --options  # also time the architectures that were rejected
+    python bench/definitions_load.py --large    # 10,000 and 20,000 nodes (issue 12.4), 3 runs
 
 Each run times `PipelineGraphLoader.build_defs()` (with a precomputed snapshot, so no database)
 plus resolving the asset graph, as a code server does on load, against two graphs of the same
@@ -17,7 +18,12 @@ shape resolved the same way:
   state-backed loader), built with the same cheap construction as the translator. The loader's
   ratio to it is the cost of the translation itself.
 
-All sides get the same resources, runs alternate so machine noise hits them alike.
+- loader, default GC: the same loader with the cyclic garbage collector left as Python sets it
+  (the loader pauses it during the build and freezes the result, see assets/loader.py).
+
+All sides get the same resources, runs alternate so machine noise hits them alike. Peak RSS is
+measured in a fresh child process per size (one load, `ru_maxrss`), against the same child's
+RSS before the load.
 """
 
 from __future__ import annotations
@@ -25,8 +31,11 @@ from __future__ import annotations
 import argparse
 import gc
 import inspect
+import json
 import random
+import resource
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -59,6 +68,7 @@ from dagster import (  # noqa: E402
 from dagster._core.definitions.definitions_load_context import (  # noqa: E402
     DefinitionsLoadContext,
     DefinitionsLoadType,
+    StateBackedDefinitionsLoader,
 )
 from dagster._core.definitions.input import InputDefinition  # noqa: E402
 from dagster_shared.record import replace  # noqa: E402
@@ -73,6 +83,7 @@ from video_dagster.domain.snapshot import (  # noqa: E402
 )
 
 TARGET = 1.2
+SECONDS_TARGET = {10_000: 5.0, 20_000: 10.0}  # issue 12.4, on this machine
 NODES_PER_PIPELINE = 20
 # (type, provider, fan-in range): the shape of a real launch video, not a uniform random DAG.
 NODE_KINDS = [
@@ -123,6 +134,17 @@ def load_via_loader(snapshot: GraphSnapshot) -> Definitions:
     context = DefinitionsLoadContext(load_type=DefinitionsLoadType.INITIALIZATION)
     with DefinitionsLoadContext.scoped(context):
         defs = PipelineGraphLoader(fetch_snapshot=lambda: snapshot).build_defs()
+        defs = Definitions.merge(defs, Definitions(resources=STUB_RESOURCES))
+        defs.resolve_asset_graph()
+    return defs
+
+
+def load_default_gc(snapshot: GraphSnapshot) -> Definitions:
+    """The loader without its garbage-collector handling (Dagster's build_defs as it is)."""
+    context = DefinitionsLoadContext(load_type=DefinitionsLoadType.INITIALIZATION)
+    with DefinitionsLoadContext.scoped(context):
+        loader = PipelineGraphLoader(fetch_snapshot=lambda: snapshot)
+        defs = StateBackedDefinitionsLoader.build_defs(loader)
         defs = Definitions.merge(defs, Definitions(resources=STUB_RESOURCES))
         defs.resolve_asset_graph()
     return defs
@@ -274,40 +296,86 @@ OPTIONS: dict[str, Callable[[GraphSnapshot], Definitions]] = {
 
 
 def _timed(fn: Callable[[GraphSnapshot], Definitions], snapshot: GraphSnapshot) -> float:
+    gc.unfreeze()  # what the loader froze in an earlier run is garbage now
     gc.collect()  # start each run from the same heap state
     started = time.perf_counter()
     fn(snapshot)
     return time.perf_counter() - started
 
 
-def bench(nodes: int, runs: int, options: bool = False) -> float:
+def peak_rss(nodes: int) -> tuple[float, float]:
+    """(MB before the load, peak MB) of one load via the loader in a fresh child process."""
+    done = subprocess.run([sys.executable, __file__, "--rss-child", str(nodes)],
+                          capture_output=True, text=True, timeout=900, check=True)
+    raw = json.loads(done.stdout.strip().splitlines()[-1])
+    return raw["before"], raw["peak"]
+
+
+def _peak_mb() -> float:
+    """This process's peak RSS: VmHWM (ru_maxrss would start at the parent's peak after fork)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_child(nodes: int) -> None:
+    """Print this process's peak RSS before and after one load, in MB."""
+    warnings.filterwarnings("ignore", category=PreviewWarning)
+    snapshot = make_snapshot(nodes)
+    snapshot.to_json()
+    before = _peak_mb()
+    load_via_loader(snapshot)
+    print(json.dumps({"before": before, "peak": _peak_mb()}))
+
+
+def bench(nodes: int, runs: int, options: bool = False, large: bool = False) -> float:
     """Print medians and the ratios for one size; return the issue's ratio (loader/plain)."""
     snapshot = make_snapshot(nodes)
     count = sum(len(p.nodes) for p in snapshot.pipelines)
     sides = {
         "loader": load_via_loader,
+        "loader, default GC": load_default_gc,
         "plain specs": load_plain_specs,
-        "minimal executable": load_minimal_executable,
+        **({} if large else {"minimal executable": load_minimal_executable}),
         **(OPTIONS if options else {}),
     }
+    warm = make_snapshot(200) if large else snapshot  # a big warm-up would cost minutes
     for fn in sides.values():
-        fn(snapshot)  # warm imports and caches outside the timings
+        fn(warm)  # warm imports and caches outside the timings
     times: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(runs):
         for name, fn in sides.items():
             times[name].append(_timed(fn, snapshot))
     median = {name: statistics.median(values) for name, values in times.items()}
-    ours, plain, floor = median["loader"], median["plain specs"], median["minimal executable"]
+    ours, plain = median["loader"], median["plain specs"]
     ratio = ours / plain
     verdict = "OK" if ratio <= TARGET else "OVER TARGET"
-    print(f"{count} nodes: loader {ours:.3f}s, plain specs {plain:.3f}s, "
-          f"minimal executable {floor:.3f}s (median of {runs})")
+    floor = median.get("minimal executable")
+    print(f"{count} nodes: loader {ours:.3f}s, plain specs {plain:.3f}s"
+          + (f", minimal executable {floor:.3f}s" if floor else "") + f" (median of {runs})")
     print(f"{count} nodes ratio {ratio:.2f} (target <= {TARGET}) {verdict}")
-    print(f"{count} nodes translation overhead: loader / minimal executable {ours / floor:.2f}; "
-          f"Dagster floor: minimal executable / plain specs {floor / plain:.2f}")
+    if floor:
+        print(f"{count} nodes translation overhead: loader / minimal executable "
+              f"{ours / floor:.2f}; Dagster floor: minimal executable / plain specs "
+              f"{floor / plain:.2f}")
+    default_gc = median["loader, default GC"]
+    print(f"{count} nodes GC paused+frozen: loader {ours:.3f}s vs default collector "
+          f"{default_gc:.3f}s, ratio {ours / default_gc:.2f}")
+    if large:
+        before, peak = peak_rss(nodes)
+        print(f"{count} nodes peak RSS {peak:.0f} MB ({peak - before:+.0f} MB for the load)")
+        target = SECONDS_TARGET.get(nodes)
+        if target:
+            print(f"{count} nodes load {ours:.1f}s (target <= {target:.0f}s) "
+                  f"{'OK' if ours <= target else 'OVER TARGET'}")
     for name in OPTIONS if options else ():
+        reference = floor or plain
         print(f"{count} nodes option {name}: {median[name]:.3f}s, "
-              f"{median[name] / plain:.2f}x plain specs, {median[name] / floor:.2f}x minimal")
+              f"{median[name] / plain:.2f}x plain specs, {median[name] / reference:.2f}x minimal")
     return ratio
 
 
@@ -319,12 +387,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--options", action="store_true", help="also time the rejected architectures (b), (c)"
     )
+    parser.add_argument("--large", action="store_true",
+                        help="10,000 and 20,000 nodes with peak RSS, 3 runs (issue 12.4)")
+    parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     # StateBackedDefinitionsLoader itself calls the preview-flagged with_reconstruction_metadata.
     warnings.filterwarnings("ignore", category=PreviewWarning)
-    sizes, runs = ([200], 2) if args.quick else ([1000, 5000], max(5, args.runs))
+    if args.rss_child:
+        rss_child(args.rss_child)
+        return 0
+    if args.large:
+        sizes, runs = [10_000, 20_000], 3
+    else:
+        sizes, runs = ([200], 2) if args.quick else ([1000, 5000], max(5, args.runs))
     for size in sizes:
-        bench(size, runs, options=args.options)
+        bench(size, runs, options=args.options, large=args.large)
     return 0
 
 

@@ -11,6 +11,7 @@ import warnings
 from dagster import AssetKey, Definitions, PreviewWarning
 
 from video_dagster.assets.loader import PipelineGraphLoader
+from video_dagster.assets.step_executor import STEP_EXECUTOR
 from video_dagster.resources.database import DatabaseResource
 from video_dagster.resources.from_env import EnvLambdaInvokerResource, EnvObjectStoreResource
 from video_dagster.resources.providers.resource import ProvidersResource
@@ -40,7 +41,9 @@ def build_defs() -> Definitions:
         graph = PipelineGraphLoader(fetch_snapshot=load_graph_snapshot).build_defs()
     keys: set[AssetKey] = {spec.key for a in graph.assets or [] for spec in a.specs}  # type: ignore[union-attr]
     return Definitions.merge(
-        graph, Definitions(sensors=build_sensors(frozenset(keys)), resources=build_resources())
+        graph,
+        Definitions(sensors=build_sensors(frozenset(keys)), resources=build_resources(),
+                    executor=STEP_EXECUTOR),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import socket
@@ -206,3 +207,22 @@ def test_a_refresher_reads_the_fingerprint_from_a_real_code_server(tmp_path: Pat
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_build_runs_without_cyclic_gc_and_freezes_the_graph() -> None:
+    seen: list[bool] = []
+
+    def fetch() -> GraphSnapshot:
+        seen.append(gc.isenabled())
+        return example_snapshot()
+
+    gc.unfreeze()
+    assert gc.isenabled()
+    try:
+        defs, _ = _load(DefinitionsLoadType.INITIALIZATION, PipelineGraphLoader(fetch))
+        assert seen == [False], "the collector is paused during the build"
+        assert gc.isenabled(), "and enabled again afterwards"
+        assert gc.get_freeze_count() > 0, "what was built is frozen (never scanned again)"
+        assert defs.metadata[NODE_COUNT_KEY].value > 0
+    finally:
+        gc.unfreeze()

@@ -92,6 +92,65 @@ def test_ready_more_ready_than_the_limit_continues_after_the_last_requested() ->
     assert requested_keys(d) == {key(P1, A), key(P1, B)} and d.cursor == f"{P1}/{B}"
 
 
+def waits(pid: str, nid: str, *on: str) -> ready.Downstream:
+    return ready.Downstream(node(pid, nid), frozenset(on))
+
+
+def test_ready_requests_the_downstream_closure_in_the_same_run() -> None:
+    d1, d2, d3 = (f"dddddddd-0000-4000-8000-00000000000{i}" for i in (1, 2, 3))
+    known = ALL | {key(P1, d) for d in (d1, d2, d3)}
+    page = ready.ReadyPage([node(P1, A), node(P2, C)], 2, "", downstream={
+        P1: [waits(P1, d2, d1, A), waits(P1, d1, A), waits(P1, d3, B)]})
+    d = ready.decide(page, known, frozenset(), limit=10, scan_limit=100)
+    assert [set(r.asset_selection or []) for r in d.run_requests] == [
+        {key(P1, A), key(P1, d1), key(P1, d2)}, {key(P2, C)}]  # d3 waits on B, not in the run
+    assert d.downstream == 2
+    assert d.run_requests[0].run_key == ready.run_key(P1, [node(P1, A), node(P1, d1),
+                                                           node(P1, d2)])
+
+
+@pytest.mark.parametrize("why", ["unknown", "in flight"])
+def test_ready_closure_stops_at_unknown_or_busy_nodes_and_below(why: str) -> None:
+    d1, d2 = "dddddddd-0000-4000-8000-000000000001", "dddddddd-0000-4000-8000-000000000002"
+    page = ready.ReadyPage([node(P1, A)], 1, "", downstream={
+        P1: [waits(P1, d1, A), waits(P1, d2, d1)]})
+    known = ALL | {key(P1, d2)} | ({key(P1, d1)} if why == "in flight" else set())
+    busy = frozenset({key(P1, d1)}) if why == "in flight" else frozenset()
+    d = ready.decide(page, known, busy, limit=10, scan_limit=100)
+    assert requested_keys(d) == {key(P1, A)}
+
+
+def test_ready_closure_respects_the_limit() -> None:
+    chain = [f"dddddddd-0000-4000-8000-00000000000{i}" for i in range(5)]
+    downstream = [waits(P1, n, prev) for prev, n in zip([A, *chain], chain, strict=False)]
+    page = ready.ReadyPage([node(P1, A)], 1, "", downstream={P1: downstream})
+    known = ALL | {key(P1, n) for n in chain}
+    d = ready.decide(page, known, frozenset(), limit=3, scan_limit=100)
+    assert requested_keys(d) == {key(P1, A), key(P1, chain[0]), key(P1, chain[1])}
+
+
+@pytest.mark.parametrize(("types", "executor"), [
+    (["asset", "asset"], "in_process"),
+    (["asset", "merge-videos"], "in_process"),
+    (["generate-voiceover", "merge-videos"], "multiprocess"),
+])
+def test_ready_runs_cheap_selections_in_process(types: list[str], executor: str) -> None:
+    nodes = [ready.ReadyNode(P1, n, "t", 1, 0, 0, t) for n, t in zip((A, B), types, strict=True)]
+    (run,) = decide(nodes, frozenset(n.key for n in nodes)).run_requests
+    assert len(run.asset_selection or []) == 2
+    assert run.tags["video/executor"] == executor
+    in_process = run.run_config == {"execution": {"config": {"in_process": {}}}}
+    assert in_process == (executor == "in_process")
+
+
+def test_run_failures_leave_skipped_downstream_pending() -> None:
+    ended = [run_failures.EndedRun("r1", "FAILURE", "boom", auto=True, node_ids=(A, B, C))]
+    observed = run_failures.Observed(ended=ended, never_started=[
+        run_failures.NotLive(B, waiting_on=(A,)), run_failures.NotLive(C)])
+    failures, _ = run_failures.decide(run_failures.Cursor(), observed)
+    assert [f.node_id for f in failures] == [C]  # B waited on A of the same run: skipped
+
+
 def test_validation_decide() -> None:
     assert validation.decide([], 10).skip_reason
     d = validation.decide([PipelineValidation(P1, 3, 1, 2), PipelineValidation(P2, 2, 0, 0)], 10)

@@ -128,29 +128,59 @@ def test_ready_waits_for_inputs_and_reads_both_single_slot_shapes(engine, instan
     keys = frozenset(key(engine, n) for n in (src, as_string, as_list))
     sensor = build_ready_nodes_sensor(keys)
     first = tick(sensor, instance, resources)
-    assert requested(first) == {key(engine, src)}  # voiceovers wait: their input is pending
+    # One run: the ready asset and the voiceovers that wait only on it (Dagster orders them).
+    assert requested(first) == keys
     (run,) = first.run_requests or []
     assert run.tags == {"video/trigger": "auto", "video/pipeline_id": pid,
-                        "video/pipeline_title": "Launch__v1"}
-    complete(lc, src)
-    second = tick(sensor, instance, resources)
+                        "video/pipeline_title": "Launch__v1", "video/executor": "multiprocess"}
+    # While that run is in flight, none of its nodes is requested again.
+    create_run_for_test(instance, job_name="__ASSET_JOB", asset_selection=frozenset(keys))
+    assert not tick(sensor, instance, resources).run_requests
+    # Without the run (say its downstream was skipped), both shapes are ready once src is done.
+    with instance_for_test() as fresh:
+        complete(lc, src)
+        second = tick(sensor, fresh, resources)
     assert requested(second) == {key(engine, as_string), key(engine, as_list)}
     assert len(second.run_requests or []) == 1
 
 
-def test_ready_list_slots_need_every_item_and_blank_optional_slots_block_nothing(
+def test_ready_validates_an_editor_written_pipeline_and_starts_it_in_the_same_tick(
+        engine, instance, resources):
+    pid = make_pipeline(engine)
+    with engine.begin() as conn:  # the editor inserts rows directly, nobody validated them
+        nid = conn.execute(sa.text(
+            "INSERT INTO video_production_nodes (pipeline_id, title, type, asset) "
+            "VALUES (:p, 'Clip', 'asset', '{\"content\": \"hi\"}') RETURNING id::text"
+        ), {"p": pid}).scalar_one()
+    assert node_row(engine, nid).validated_version == 0
+    result = tick(build_ready_nodes_sensor(frozenset({key(engine, nid)})), instance, resources)
+    assert requested(result) == {key(engine, nid)}
+    assert node_row(engine, nid).is_valid
+    (run,) = result.run_requests or []
+    assert run.tags["video/executor"] == "in_process"  # one cheap asset node: no step process
+
+
+def test_ready_downstream_joins_only_when_everything_it_waits_on_is_in_the_run(
         engine, instance, resources, lc):
     pid = make_pipeline(engine)
-    a, b = make_node(engine, pid), make_node(engine, pid)
-    merge = make_node(engine, pid, "merge-videos", inputs={"segments": [a, b]},
-                      config={"provider": "ffmpeg"})
-    blank = make_node(engine, pid, "generate-voiceover", inputs={"script": ""}, config=VOICE)
-    keys = frozenset(key(engine, n) for n in (a, b, merge, blank))
-    sensor = build_ready_nodes_sensor(keys)
-    complete(lc, a)
-    assert requested(tick(sensor, instance, resources)) == {key(engine, b), key(engine, blank)}
-    complete(lc, b)
-    assert key(engine, merge) in requested(tick(sensor, instance, resources))
+    a, b, busy = make_node(engine, pid), make_node(engine, pid), make_node(engine, pid)
+    ffmpeg = {"provider": "ffmpeg"}
+    ab = make_node(engine, pid, "merge-videos", inputs={"segments": [a, b]}, config=ffmpeg)
+    top = make_node(engine, pid, "merge-videos", inputs={"segments": [ab, a]}, config=ffmpeg)
+    blocked = make_node(engine, pid, "merge-videos", inputs={"segments": [a, busy]},
+                        config=ffmpeg)
+    unknown_mid = make_node(engine, pid, "merge-videos", inputs={"segments": [a, b]},
+                            config=ffmpeg)
+    below_unknown = make_node(engine, pid, "merge-videos", inputs={"segments": [unknown_mid, a]},
+                              config=ffmpeg)
+    lc.started(busy)  # in progress elsewhere: whatever reads it must wait
+    keys = {n: key(engine, n) for n in (a, b, busy, ab, top, blocked, unknown_mid, below_unknown)}
+    loaded = frozenset(k for n, k in keys.items() if n != unknown_mid)
+    result = tick(build_ready_nodes_sensor(loaded), instance, resources)
+    assert requested(result) == {keys[a], keys[b], keys[ab], keys[top]}
+    (run,) = result.run_requests or []
+    assert run.tags["video/executor"] == "multiprocess"  # two merges may wait at once
+    assert run.run_key and run.run_key.startswith(f"video-ready:{pid}:")
 
 
 def test_ready_never_returns_an_unknown_key_and_requests_the_rest(engine, instance, resources,
@@ -377,6 +407,22 @@ def test_run_failure_fails_nodes_an_auto_run_never_started(engine, instance, res
     assert "before the node started" in row.metadata["error"]
 
 
+def test_run_failure_leaves_pending_the_nodes_dagster_skipped(engine, instance, resources, lc):
+    pid = make_pipeline(engine)
+    a, b = make_node(engine, pid), make_node(engine, pid)
+    merge = make_node(engine, pid, "merge-videos", inputs={"segments": [a, b]},
+                      config={"provider": "ffmpeg"})
+    run = create_run_for_test(instance, job_name="__ASSET_JOB", tags={"video/trigger": "auto"},
+                              asset_selection=frozenset(key(engine, n) for n in (a, b, merge)))
+    complete(lc, a)
+    lc.failed(b, "provider 500", lc.started(b, run_id=run.run_id).process_uuid)
+    instance.report_run_failed(run, "step b failed; the merge was skipped")
+    tick(build_run_failure_sensor(), instance, resources)
+    row = node_row(engine, merge)
+    # Its upstream b (same run) failed: b's retry brings it along; no failure is counted.
+    assert row.status == "pending" and row.failures == 0
+
+
 def test_run_failure_counts_a_retry_run_that_died_before_a_failed_node(
     engine, instance, resources, lc
 ):
@@ -442,4 +488,7 @@ def test_build_sensors_returns_all_six_running_by_default():
         "video_ready_nodes_sensor", "video_run_failure_sensor", "video_validation_sensor",
     ]
     assert all(s.default_status.value == "RUNNING" for s in sensors)
-    assert all(15 <= (s.minimum_interval_seconds or 0) <= 30 for s in sensors)
+    intervals = {s.name: s.minimum_interval_seconds or 0 for s in sensors}
+    # The ready sensor runs every daemon loop (its queries are index-backed); the rest poll.
+    assert intervals.pop("video_ready_nodes_sensor") == 1
+    assert all(15 <= interval <= 30 for interval in intervals.values())

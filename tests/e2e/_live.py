@@ -107,13 +107,15 @@ class DevProcess:
     """pid → create_time of every process seen in the tree (to find leftovers after a stop)."""
 
     @classmethod
-    def start(cls, port: int, env: dict[str, str], log_path: Path) -> DevProcess:
+    def start(cls, port: int, env: dict[str, str], log_path: Path,
+              command: list[str] | None = None, cwd: Path | None = None) -> DevProcess:
         """Start it the way a script would (`&`: SIGINT ignored) — `dev` must still stop on it."""
-        cmd = [*video_dagster_command(), "dev", "--host", "127.0.0.1", "--port", str(port)]
+        cmd = [*(command or video_dagster_command()), "dev", "--host", "127.0.0.1",
+               "--port", str(port)]
         log = open(log_path, "wb")
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited across exec
         try:
-            proc = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(cmd, env=env, cwd=cwd or REPO_ROOT, stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             signal.signal(signal.SIGINT, previous)
@@ -191,6 +193,20 @@ class DevProcess:
             except psutil.Error:
                 pass
         return [p for p in found.values() if p.pid != os.getpid()]
+
+    def stop(self, timeout: float = 40.0) -> None:
+        """Ctrl-C to the group of `dev`; SIGKILL whatever is left after `timeout` seconds."""
+        sessions = self.sessions()
+        try:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        except OSError:
+            pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None and not self.tree(sessions):
+                return
+            time.sleep(0.5)
+        self.kill_everything()
 
     def kill_everything(self) -> None:
         """Cleanup after a failure: SIGKILL every process of the tree (by pid, never by name)."""

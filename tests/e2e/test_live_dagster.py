@@ -200,7 +200,7 @@ def live(databases: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -
             "DAGSTER_PG_URL": settings.psycopg2_url(dagster_url),
             "DAGSTER_HOME": str(dagster_home),
             "VIDEO_DAGSTER_HOME": str(home),
-            "DAGSTER_GRAPHQL_URL": f"http://127.0.0.1:{port}/graphql",
+            # No DAGSTER_GRAPHQL_URL: `dev` must point the refresher at its own (free) port.
             "PYTHONUNBUFFERED": "1",
             # Merge nodes: the real AWS invoker (InvocationType=Event) against the stub.
             "VIDEO_LAMBDA_MODE": "aws",

@@ -17,7 +17,7 @@ from video_dagster.preview import PREVIEW_URL_ENV, serve
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """Start the database and `dagster dev`; stop everything started on Ctrl-C."""
-    from video_dagster import settings
+    from video_dagster import refresh, settings
     from video_dagster.db import embedded
 
     embedded_mode = settings.database_url_from_env() is None
@@ -30,6 +30,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     # by another. Providers the user configured are left alone.
     emus, emulated, emulated_line = shared_emulators.start(env)
     env.update(emulated)
+    # The refresher (video_control) reloads `video` through this webserver, whatever the port.
+    env[refresh.GRAPHQL_URL_ENV] = refresh.local_graphql_url(args.host, args.port)
     # Our wrapper of `dagster dev` (silences only its "use dg dev" notice), started in
     # DAGSTER_HOME: from the repo root it would also warn about the template dagster.yaml there.
     cmd = [sys.executable, "-m", "video_dagster.cli.dagster_dev", "dev",

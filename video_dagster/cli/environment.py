@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_GRAPHQL = "http://127.0.0.1:3000/graphql"
+URL_HELP = ("Dagster GraphQL endpoint (default: $DAGSTER_GRAPHQL_URL, else "
+            "http://127.0.0.1:3000/graphql)")
 
 
 def dagster_environment(database_url: str, embedded: bool) -> dict[str, str]:

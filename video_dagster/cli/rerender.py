@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import sqlalchemy as sa
 
 from video_dagster.cli import views
 from video_dagster.cli.common import CliError, add_command, engine, node_id, pipeline_id
-from video_dagster.cli.environment import DEFAULT_GRAPHQL
+from video_dagster.cli.environment import URL_HELP
 
 LAUNCH_BACKFILL = """
 mutation($params: LaunchBackfillParams!) {
@@ -67,7 +66,9 @@ class Launch:
 
 def graphql_url(arg: str | None) -> str:
     """--url, else DAGSTER_GRAPHQL_URL, else the local default."""
-    return arg or os.environ.get("DAGSTER_GRAPHQL_URL") or DEFAULT_GRAPHQL
+    from video_dagster import refresh
+
+    return refresh.graphql_url(arg)
 
 
 def ui_base(url: str) -> str:
@@ -237,8 +238,7 @@ def _options(p: Any) -> None:
     p.add_argument("--downstream", action="store_true", help="with --node: and its downstream")
     p.add_argument("--wait", action="store_true", help="show progress until every node finished")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits at most")
-    p.add_argument("--url", default=None, help="Dagster GraphQL endpoint (default: "
-                   "$DAGSTER_GRAPHQL_URL, else http://127.0.0.1:3000/graphql)")
+    p.add_argument("--url", default=None, help=URL_HELP)
 
 
 def register(sub: Any) -> None:

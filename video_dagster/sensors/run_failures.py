@@ -36,7 +36,7 @@ from dagster._core.storage.dagster_run import FINISHED_STATUSES
 from video_dagster.db.lifecycle import Applied
 from video_dagster.domain.keys import node_id_of_key
 from video_dagster.resources.database import DatabaseResource
-from video_dagster.sensors.ready import AUTO, TRIGGER_TAG
+from video_dagster.sensors.ready import AUTO, TRIGGER_TAG, UUID_TEXT_RE, WAITING_ON
 
 RUN_FAILURE_INTERVAL_SECONDS = 30
 RUN_EVENT_LIMIT = 100  # per event type per tick
@@ -56,10 +56,13 @@ RUNNING_FOR_RUNS = sa.text(
 # A run that died before reaching a node leaves it pending with the same run_key inputs, and a
 # run_key is never reused: failing it (failures + 1) lets the ready sensor try again. Only nodes
 # with no live execution; `decide` keeps those whose last recorded run is older than the run.
+# `waiting_on` tells a node Dagster skipped (an upstream of the same run did not complete: it
+# stays pending for the run that follows) from one the run died before reaching.
 NOT_LIVE = sa.text(
-    """
+    f"""
     SELECT n.id::text AS node_id, n.metadata ->> 'dagster_run_id' AS last_run,
-           n.metadata ->> 'error' AS error, n.metadata ->> 'error_type' AS error_type
+           n.metadata ->> 'error' AS error, n.metadata ->> 'error_type' AS error_type,
+           {WAITING_ON} AS waiting_on
     FROM video_production_nodes n
     WHERE n.id = ANY(CAST(:ids AS uuid[])) AND n.status IN ('pending', 'failed')
     """
@@ -131,6 +134,7 @@ class NotLive:
     last_run: str | None = None
     error: str | None = None
     error_type: str | None = None
+    waiting_on: Sequence[str] = ()  # its inputs that are not completed
 
 
 @dataclass(frozen=True)
@@ -175,8 +179,8 @@ def decide(cursor: Cursor, observed: Observed) -> tuple[list[NodeFailure], Curso
     ]
     for node in observed.never_started:
         run = responsible_run(node, observed.ended, observed.run_order)
-        if run is None:
-            continue
+        if run is None or set(node.waiting_on) & set(run.node_ids):
+            continue  # not this run's, or skipped behind an upstream of the same run
         note = f"{run.run_id} {run.status} before the node started: {run.message}"
         if node.error:  # never replace a recorded reason with a less precise one
             kept = node.error.split(RETRY_NOTE)[0]
@@ -257,7 +261,8 @@ def fetch(context: SensorEvaluationContext, engine: sa.Engine, cursor: Cursor, l
     with engine.connect() as conn:
         running = [Running(**r._asdict()) for r in conn.execute(
             RUNNING_FOR_RUNS, {"run_ids": [r.run_id for r in ended]})] if ended else []
-        never = [NotLive(**r._asdict()) for r in conn.execute(NOT_LIVE, {"ids": auto_ids})] \
+        never = [NotLive(**r._asdict()) for r in conn.execute(
+            NOT_LIVE, {"ids": auto_ids, "uuid_re": UUID_TEXT_RE})] \
             if auto_ids else []
         orphans = [Running(**r._asdict()) for r in conn.execute(ORPHAN_CANDIDATES, {
             "grace": grace.total_seconds(), "after": cursor.orphan_after, "limit": orphan_limit})]
