@@ -123,3 +123,14 @@ def test_the_gemini_key_does_not_follow_the_download_redirect(engine, resources,
     assert result.success, nodes(engine, pid)["Anim"].metadata
     assert emus.veo.counters.get("GET /_files", 0) >= 1
     assert emus.veo.counters.get("files_with_key", 0) == 0
+
+
+def test_a_runway_prompt_of_emoji_is_cut_in_utf16_units(engine, resources, instance, emus):
+    """Runway counts promptText in UTF-16 units: 900 emoji are 1800 of them, over the 1000
+    limit even though a code-point slice keeps all 900."""
+    doc = {"title": "emoji", "nodes": [{"id": "a", "title": "Anim", "type": "generate-animation",
+                                         "config": {**RUNWAY, "prompt": "🚣" * 900}}]}
+    resources = {**resources, "providers": providers(emus)}
+    pid, result = run(engine, resources, instance, doc)
+    assert result.success, nodes(engine, pid)["Anim"].metadata
+    assert emus.runway.submits == 1

@@ -17,7 +17,13 @@ from starlette.routing import Route
 
 from video_dagster.emulators import media
 from video_dagster.emulators.common import EmulatorState, fault_response, serve_file, threaded
-from video_dagster.resources.providers.runway import API_VERSION, DURATIONS, allowed_ratios
+from video_dagster.resources.providers.runway import (
+    API_VERSION,
+    DURATIONS,
+    PROMPT_LIMIT,
+    allowed_ratios,
+    utf16_units,
+)
 
 SIZES = {"1280:720": (1280, 720), "720:1280": (720, 1280), "960:960": (960, 960),
          "1920:1080": (1920, 1080), "1080:1920": (1080, 1920)}
@@ -126,6 +132,10 @@ def build_app(state: RunwayState) -> Starlette:
             return JSONResponse({"error": f"Invalid model: {model}"}, 400)
         if seconds not in allowed:
             return JSONResponse({"error": f"duration must be one of {list(allowed)}"}, 400)
+        prompt = body.get("promptText")
+        if isinstance(prompt, str) and utf16_units(prompt) > PROMPT_LIMIT:
+            return JSONResponse({"error": f"promptText must be at most {PROMPT_LIMIT} "
+                                 "characters"}, 400)
         image = _image(state, body.get("promptImage"))
         to_video = request.url.path.endswith("image_to_video")
         if to_video and image is None:

@@ -131,8 +131,9 @@ class AnimationExecutor(Executor):
             if ratio is None:  # refused here, before anything is paid for
                 raise ExecutionFailed(f"Runway {plan.model} cannot make aspectRatio "
                                       f"{c.aspect_ratio}; use 16:9 or 9:16", "InvalidConfig")
-            body: dict[str, Any] = {"model": plan.model, "promptText": plan.prompt[:1000],
-                                    "ratio": ratio, "duration": plan.seconds}
+            body: dict[str, Any] = {"model": plan.model, "ratio": ratio,
+                                    "promptText": runway.prompt_text(plan.prompt),
+                                    "duration": plan.seconds}
             if image:
                 body["promptImage"] = (f"data:{image[1]};base64,"
                                        f"{base64.b64encode(image[0]).decode()}")

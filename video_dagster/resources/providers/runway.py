@@ -31,6 +31,24 @@ MODEL_RATIOS: dict[tuple[str, bool], frozenset[str]] = {
 }
 
 
+PROMPT_LIMIT = 1000  # promptText, in UTF-16 code units (PROVIDERS.md §5.1)
+
+
+def utf16_units(text: str) -> int:
+    """Length as Runway counts it: characters outside the BMP (emoji) count twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def prompt_text(text: str) -> str:
+    """`text` cut to PROMPT_LIMIT UTF-16 units (a code-point slice lets emoji overflow it)."""
+    units = 0
+    for i, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > PROMPT_LIMIT:
+            return text[:i]
+    return text
+
+
 def allowed_ratios(model: str, with_image: bool) -> frozenset[str]:
     """The `ratio` values `model` takes for image-to-video (`with_image`) or text-to-video."""
     return MODEL_RATIOS.get((model, with_image), frozenset(RATIOS.values()))
