@@ -134,3 +134,17 @@ def test_a_runway_prompt_of_emoji_is_cut_in_utf16_units(engine, resources, insta
     pid, result = run(engine, resources, instance, doc)
     assert result.success, nodes(engine, pid)["Anim"].metadata
     assert emus.runway.submits == 1
+
+
+def test_an_absurd_billed_duration_is_not_the_cost(engine, resources, instance, emus):
+    """HeyGen reports 1e300 s for the video: the cost follows the file we received."""
+    from tests.e2e import narration
+
+    emus.heygen.report_duration = 1e300
+    resources = {**resources, "providers": narration.providers(emus)}
+    pid, result = run(engine, resources, instance)
+    head = nodes(engine, pid)["Head"]
+    assert result.success, head.metadata
+    assert head.metadata["costDetail"]["quantity"] == pytest.approx(head.output["duration"],
+                                                                   abs=0.01)
+    assert head.metadata["cost"] < 10

@@ -328,3 +328,13 @@ def test_emulators_refuse_aspects_the_real_apis_refuse():
     assert runway.ratio_for("gen4.5", "1:1", False) is None
     assert runway.ratio_for("veo3.1", "9:16", False) == "720:1280"
     assert runway.ratio_for("veo3.1", "1:1", True) is None
+
+
+def test_an_implausible_character_cost_is_not_billed(tmp_path):
+    def handler(request):
+        return httpx.Response(200, content=b"ID3", headers={
+            "content-type": "audio/mpeg", "character-cost": "99999999"})
+
+    got = elevenlabs.ElevenLabsClient(http(handler)).speak("v", {"text": "hi"}, "mp3",
+                                                            tmp_path / "a.mp3")
+    assert got.character_cost is None

@@ -52,6 +52,7 @@ class HeyGenState(EmulatorState):
     render_seconds: float = 0.3
     hold: bool = False  # keep every job `processing` until released
     fail_next: int = 0  # the next N submitted jobs end `failed`
+    report_duration: float | None = None  # a wrong `duration` to report (hostile tests)
     assets: dict[str, Path] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)
     replays: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -94,7 +95,8 @@ def _status(state: HeyGenState, job: Job) -> dict[str, Any]:
                 job.audio, out, job.width, job.height, job.colour), job.video_id)
             job.video, job.duration = out, round(media.probe_duration(out), 3)
         data.update(status="completed", video_url=state.link(job.video, "video/mp4"),
-                    duration=job.duration, completed_at=int(time.time()))
+                    duration=job.duration if state.report_duration is None
+                    else state.report_duration, completed_at=int(time.time()))
     return {"data": data}
 
 

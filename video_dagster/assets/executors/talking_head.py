@@ -126,7 +126,10 @@ class TalkingHeadExecutor(Executor):
                                       "BadProviderOutput")
             key = ctx.output_key("talking_head.mp4")
             ctx.store.put_file(key, local, content_type="video/mp4")
-        billed = status.duration if status.duration else seen.duration
+        # HeyGen's billed duration, unless it is implausible next to the file we received (a
+        # buggy or tampered response must not put an absurd figure in the pipeline's cost).
+        billed = (status.duration if status.duration and status.duration <= 2 * seen.duration
+                  + 5 else seen.duration)
         cost = costs.heygen_cost(billed)
         ctx.lifecycle.updated(ctx.node.id, {"costDetail": cost.as_metadata(),
                                             **job_record(PROVIDER, job.job_id, fp, "completed")},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,13 @@ class ElevenLabsClient:
             params={"output_format": output_format}, json=body,
         )
         try:
-            return self._save(response, dest)
+            speech = self._save(response, dest)
+            text = body.get("text")
+            # A character-cost far above any model's rate is not a figure to bill by.
+            if speech.character_cost is not None and isinstance(text, str) and (
+                    speech.character_cost > 10 * len(text) + 10):
+                speech = replace(speech, character_cost=None)
+            return speech
         except httpx.TransportError as exc:
             # Billed, but the body was cut: not resent (it would bill again).
             raise ProviderError("elevenlabs", "outcome_unknown", "the audio download was cut "
