@@ -338,3 +338,15 @@ def test_an_implausible_character_cost_is_not_billed(tmp_path):
     got = elevenlabs.ElevenLabsClient(http(handler)).speak("v", {"text": "hi"}, "mp3",
                                                             tmp_path / "a.mp3")
     assert got.character_cost is None
+
+
+@pytest.mark.parametrize("status", [None, "", 0, []])
+def test_a_job_without_a_status_fails_now_instead_of_polling_to_the_deadline(status):
+    def handler(request):
+        return httpx.Response(200, json={"id": "t1", "status": status,
+                                         "data": {"status": status}})
+
+    with pytest.raises(ProviderError, match="has no status"):
+        runway.RunwayClient(http(handler)).get("t1")
+    with pytest.raises(ProviderError, match="has no status"):
+        heygen.HeyGenClient(http(handler)).get_video("v1")

@@ -99,6 +99,8 @@ class HeyGenClient:
         data = _data(self.http.json("GET", f"/v3/videos/{video_id}"), "heygen")
         # The status becomes metadata.stage: a short plain word, whatever the provider sends.
         raw = str(data.get("status") or "")[:40]
+        if not raw:  # an unknown word may be a new state; no status at all is a broken reply
+            raise ProviderError("heygen", "bad_response", f"video {video_id} has no status")
         duration = data.get("duration")
         if not (isinstance(duration, int | float) and math.isfinite(duration) and duration > 0):
             duration = None

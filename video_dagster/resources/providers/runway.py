@@ -108,6 +108,8 @@ class RunwayClient:
             raise ProviderError("runway", "bad_response", "task is not a JSON object")
         # The status becomes metadata.stage and progress metadata.progress: bounded values.
         status = str(got.get("status") or "")[:40]
+        if not status:  # an unknown word may be a new state; no status at all is a broken reply
+            raise ProviderError("runway", "bad_response", f"task {task_id} has no status")
         progress = got.get("progress")
         if not (isinstance(progress, int | float) and not isinstance(progress, bool)
                 and math.isfinite(progress)):
