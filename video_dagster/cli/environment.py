@@ -15,7 +15,7 @@ def dagster_environment(database_url: str, embedded: bool) -> dict[str, str]:
     """Environment for Dagster processes: shared DB, Dagster's own DB, DAGSTER_HOME."""
     from sqlalchemy.engine import make_url
 
-    from video_dagster import settings
+    from video_dagster import logsetup, settings
     from video_dagster.db import embedded as emb
 
     env = {"DATABASE_URL": database_url}
@@ -31,6 +31,9 @@ def dagster_environment(database_url: str, embedded: bool) -> dict[str, str]:
     if not (home / "dagster.yaml").exists() or not os.environ.get("DAGSTER_HOME"):
         shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     env["DAGSTER_HOME"] = str(home)
+    # Every Dagster process (webserver, daemon, code servers, runs) logs each line once, also
+    # after a database reconnect (see video_dagster/logsetup.py).
+    env.update(logsetup.startup_env(home))
     env["VIDEO_DAGSTER_HOME"] = str(settings.home_dir())
     return env
 
