@@ -22,13 +22,15 @@ SESSION_TOKEN = "FwoGZXIvYXdzEFAKESESSIONTOKENneverStored0123456789"
 
 
 def _pg_dump(url: str) -> str:
-    """The whole database as SQL text, by pg_dump (the system one, else pgserver's)."""
-    parsed = make_url(settings.sqlalchemy_url(url))
-    exe = shutil.which("pg_dump")
-    if exe is None:
-        import pgserver
+    """The whole database as SQL text, by pg_dump (pgserver's, else the system one)."""
+    import pgserver
 
-        exe = str(Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump")
+    parsed = make_url(settings.sqlalchemy_url(url))
+    # pgserver's pg_dump (16) dumps both its own server and an older system one; the system
+    # pg_dump (15 here) refuses a newer server, which is what the suite starts without a URL.
+    bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
+    exe = str(bundled) if bundled.exists() else shutil.which("pg_dump")
+    assert exe, "no pg_dump: neither pgserver's nor the system's"
     host = parsed.host or parsed.query.get("host") or ""
     argv = [exe, "--no-owner", "-U", parsed.username or "postgres", "-h", str(host),
             "-d", str(parsed.database)]
