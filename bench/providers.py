@@ -96,7 +96,7 @@ def overhead(url: str, emus: Any, pairs: int) -> dict[str, tuple[float, float]]:
 
     from video_dagster.db import editing
     from video_dagster.db.engine import get_engine
-    from video_dagster.domain.keys import asset_key_path
+    from video_dagster.domain.keys import asset_key_path, step_name
 
     pid, nodes = _import(url, _doc(pairs, heads=True))
     keys = [AssetKey(asset_key_path(pid, n.id, n.type)) for n in nodes]
@@ -111,8 +111,7 @@ def overhead(url: str, emus: Any, pairs: int) -> dict[str, tuple[float, float]]:
     for node in done:
         if node.type not in per:
             continue
-        wall = next(w for k, w in walls.items() if node.id.replace("-", "_") in k
-                    or node.id in k)
+        wall = walls[step_name(node.id, node.type)]
         if node.type == "generate-voiceover":
             work = sum(emus.elevenlabs.work_by[r] for r in node.metadata["request_ids"])
         else:
