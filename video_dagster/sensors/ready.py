@@ -51,6 +51,25 @@ NIL_UUID = "00000000-0000-0000-0000-000000000000"
 # primary key after this check equals a text comparison and a junk string never reaches the cast.
 UUID_TEXT_RE = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
+def unfinished_refs(alias: str) -> str:
+    """FROM…WHERE over the references of node `alias` that do not name a completed node of its
+    pipeline: string, non-blank (as domain.validation.referenced_ids), both single-slot shapes.
+    Each lookup is a scalar subquery, so it stays one primary-key probe per reference."""
+    return r"""
+        jsonb_each(CASE jsonb_typeof(@.inputs) WHEN 'object' THEN @.inputs
+                   ELSE '{}'::jsonb END) AS slot(name, value)
+        CROSS JOIN LATERAL jsonb_array_elements(
+            CASE jsonb_typeof(slot.value) WHEN 'array' THEN slot.value
+                 ELSE jsonb_build_array(slot.value) END) AS ref(value)
+        WHERE jsonb_typeof(ref.value) = 'string' AND (ref.value #>> '{}') ~ '\S'
+          AND NOT coalesce((
+              SELECT i.status = 'completed' AND i.pipeline_id = @.pipeline_id
+              FROM video_production_nodes i
+              WHERE i.id = CASE WHEN (ref.value #>> '{}') ~ :uuid_re
+                                THEN CAST(ref.value #>> '{}' AS uuid) END), false)
+    """.replace("@.", f"{alias}.")
+
+
 # One statement. `cand` repeats the predicate of ix_nodes_ready_candidates so the planner uses that
 # partial index, and takes a window of candidates after the cursor in (pipeline_id, id) order.
 # `ready`: no string, non-blank reference (as in domain.validation.referenced_ids; both single-slot
@@ -72,20 +91,7 @@ READY_NODES = sa.text(
     ), checked AS (
         SELECT c.*, row_number() OVER (ORDER BY c.pipeline_id, c.id) AS pos,
                count(*) OVER () AS scanned,
-               NOT EXISTS (
-                   SELECT 1
-                   FROM jsonb_each(CASE jsonb_typeof(c.inputs) WHEN 'object' THEN c.inputs
-                                   ELSE '{}'::jsonb END) AS slot(name, value)
-                   CROSS JOIN LATERAL jsonb_array_elements(
-                       CASE jsonb_typeof(slot.value) WHEN 'array' THEN slot.value
-                            ELSE jsonb_build_array(slot.value) END) AS ref(value)
-                   WHERE jsonb_typeof(ref.value) = 'string' AND (ref.value #>> '{}') ~ '\S'
-                     AND NOT coalesce((
-                         SELECT i.status = 'completed' AND i.pipeline_id = c.pipeline_id
-                         FROM video_production_nodes i
-                         WHERE i.id = CASE WHEN (ref.value #>> '{}') ~ :uuid_re
-                                           THEN CAST(ref.value #>> '{}' AS uuid) END), false)
-               ) AS ready
+               NOT EXISTS (SELECT 1 FROM @UNFINISHED_C@) AS ready
         FROM cand c
     )
     SELECT k.pipeline_id::text AS pipeline_id, k.id::text AS node_id, p.title AS pipeline_title,
@@ -93,27 +99,11 @@ READY_NODES = sa.text(
     FROM checked k JOIN video_production_pipelines p ON p.id = k.pipeline_id
     WHERE k.ready OR k.pos = k.scanned
     ORDER BY k.pipeline_id, k.id
-    """
+    """.replace("@UNFINISHED_C@", unfinished_refs("c"))
 )
 
-# The references of node `n` that do not name a completed node of its pipeline (deduplicated):
-# the nodes it still waits on. Both single-slot shapes; a junk reference is waited on for ever.
-WAITING_ON = r"""
-    ARRAY(
-        SELECT DISTINCT ref.value #>> '{}'
-        FROM jsonb_each(CASE jsonb_typeof(n.inputs) WHEN 'object' THEN n.inputs
-                        ELSE '{}'::jsonb END) AS slot(name, value)
-        CROSS JOIN LATERAL jsonb_array_elements(
-            CASE jsonb_typeof(slot.value) WHEN 'array' THEN slot.value
-                 ELSE jsonb_build_array(slot.value) END) AS ref(value)
-        WHERE jsonb_typeof(ref.value) = 'string' AND (ref.value #>> '{}') ~ '\S'
-          AND NOT coalesce((
-              SELECT i.status = 'completed' AND i.pipeline_id = n.pipeline_id
-              FROM video_production_nodes i
-              WHERE i.id = CASE WHEN (ref.value #>> '{}') ~ :uuid_re
-                                THEN CAST(ref.value #>> '{}' AS uuid) END), false)
-    )
-"""
+# The nodes node `n` still waits on (deduplicated); a junk reference is waited on for ever.
+WAITING_ON = "ARRAY(SELECT DISTINCT ref.value #>> '{}' FROM " + unfinished_refs("n") + ")"
 # Every candidate of the given pipelines (the predicate of READY_NODES' `cand`, so the same
 # partial index) with what it waits on; a ready node waits on nothing.
 DOWNSTREAM = sa.text(
