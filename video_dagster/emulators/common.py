@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import tempfile
 import threading
@@ -80,6 +81,15 @@ def fault_response(fault: Fault, envelope: Envelope) -> Response | None:
         return None
     return JSONResponse(envelope(fault.status, fault.code, fault.message), fault.status,
                         headers=headers)
+
+
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    """A request body parsed as a JSON object; None for anything else (the caller's 4xx)."""
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def guard(state: EmulatorState, request: Request, key_header: str,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
@@ -16,7 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from video_dagster.emulators import media
-from video_dagster.emulators.common import EmulatorState, finish, guard, threaded
+from video_dagster.emulators.common import EmulatorState, finish, guard, json_object, threaded
 from video_dagster.resources.providers.elevenlabs import CHARACTER_LIMITS, DEFAULT_CHARACTER_LIMIT
 
 DEFAULT_VOICES = frozenset({"21m00Tcm4TlvDq8ikWAM", "EXAVITQu4vr4xnSDxMaL", "test-voice"})
@@ -99,11 +98,8 @@ def build_app(state: ElevenLabsState) -> Starlette:
         early, fault = guard(state, request, "xi-api-key", envelope, "invalid_api_key")
         if early is not None:
             return early
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
+        body = json_object(raw)
+        if body is None:
             return JSONResponse({"detail": [{"loc": ["body"], "msg": "invalid JSON",
                                              "type": "value_error"}]}, 422)
         return finish(fault, _tts(state, request, body))

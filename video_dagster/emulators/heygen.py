@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -17,7 +16,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from video_dagster.emulators import media
-from video_dagster.emulators.common import EmulatorState, finish, guard, serve_file, threaded
+from video_dagster.emulators.common import (
+    EmulatorState,
+    finish,
+    guard,
+    json_object,
+    serve_file,
+    threaded,
+)
 
 SIZES = {("720p", "16:9"): (1280, 720), ("720p", "9:16"): (720, 1280), ("720p", "1:1"): (720, 720),
          ("1080p", "16:9"): (1920, 1080), ("1080p", "9:16"): (1080, 1920),
@@ -140,11 +146,8 @@ def build_app(state: HeyGenState) -> Starlette:
         early, fault = guard(state, request, "x-api-key", envelope, "unauthorized")
         if early is not None:
             return early
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or body.get("type") not in ("avatar", "image"):
+        body = json_object(raw)
+        if body is None or body.get("type") not in ("avatar", "image"):
             return JSONResponse(envelope(400, "invalid_parameter", "type must be avatar or "
                                          "image"), 400)
         key = request.headers.get("idempotency-key")
