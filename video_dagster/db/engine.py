@@ -31,6 +31,22 @@ def get_engine(url: str) -> sa.Engine:
     )
 
 
+@cache
+def get_autocommit_engine(url: str) -> sa.Engine:
+    """Autocommit connections for work that is one statement, one transaction (lifecycle
+    transitions): no autocommit toggle and no rollback on return, which cost a transition a
+    fifth of its client CPU on the shared pool (bench/lifecycle.py)."""
+    return sa.create_engine(
+        settings.sqlalchemy_url(url),
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,  # autocommit: no transaction is ever left open
+        pool_size=10,
+        max_overflow=20,
+        pool_recycle=600,
+        connect_args={"application_name": "video-dagster"},
+    )
+
+
 def resolve_database_url(start_embedded: bool = True) -> str:
     """DATABASE_URL when set, else the embedded server (started on demand)."""
     url = settings.database_url_from_env()

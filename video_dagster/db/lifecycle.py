@@ -18,15 +18,17 @@ Progress and cost are deltas recorded with the transition and folded into
 `pipelines.metadata` (O(1) per transition); `video_progress_recount` is the full repair.
 
 The transition itself is one server call (`video_lifecycle_apply`, migration 0002): the
-gate is `video_lifecycle_stale_reason`, the SQL twin of `domain.lifecycle.stale_reason`, checked
-against it exhaustively by tests/db/test_lifecycle_sql.py; the metadata patch comes from
-`domain.lifecycle.metadata_change`.
+gate is `video_lifecycle_stale_reason` (inlined into it, migration 0004), the SQL twin of
+`domain.lifecycle.stale_reason`, checked against it exhaustively by
+tests/db/test_lifecycle_sql.py; the metadata patch comes from `domain.lifecycle.metadata_change`.
+It runs on a connection of its own autocommit pool (`db.engine.get_autocommit_engine`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -37,6 +39,7 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
+from video_dagster.db import engine as db_engine
 from video_dagster.domain import lifecycle as domain
 from video_dagster.domain.lifecycle import Command, Fail, Start, Succeed, Update
 
@@ -44,10 +47,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = timedelta(minutes=30)
 
-# Run on the pooled connection's raw psycopg connection in autocommit, each its own
-# transaction: SQLAlchemy's per-statement overhead would double the client cost of a transition.
+# Run on a raw psycopg connection of the autocommit pool, each its own transaction:
+# SQLAlchemy's per-statement overhead would double the client cost of a transition. Results come
+# back as text (no uuid objects to build); the deadline and removed keys go as text too.
 APPLY = (
-    "SELECT * FROM video_lifecycle_apply(%s::uuid, %s, %s::uuid, %s::jsonb, %s::text[], "
+    "SELECT applied, result_status, result_process::text, reason, fold_after::text "
+    "FROM video_lifecycle_apply(%s::uuid, %s, %s::uuid, %s::jsonb, %s::text[], "
     "%s::jsonb, %s::timestamptz, %s::jsonb)"
 )
 # The fold of a transition that found its pipeline row busy. It is derived data: a crash loses
@@ -81,7 +86,15 @@ class Stale:
 Result = Applied | Stale
 
 
+# The canonical form, checked without building a UUID; anything else goes through uuid.UUID.
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+# One encoder for every transition (json.dumps(default=...) builds a new one per call).
+_JSON = json.JSONEncoder(default=str)
+
+
 def _is_uuid(value: str | None) -> bool:
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return True
     try:
         uuid.UUID(str(value))
     except ValueError:
@@ -95,6 +108,9 @@ class Lifecycle:
     def __init__(self, engine: sa.Engine, clock: Callable[[], datetime] | None = None) -> None:
         self.engine = engine
         self.clock = clock or (lambda: datetime.now(UTC))
+        # Transitions run on autocommit connections of their own pool (same URL).
+        self._autocommit = db_engine.get_autocommit_engine(
+            engine.url.render_as_string(hide_password=False))
 
     def started(
         self, node_id: str, run_id: str | None = None, timeout: timedelta = DEFAULT_TIMEOUT
@@ -138,15 +154,9 @@ class Lifecycle:
             return Stale(node_id, f"process {process} is not current")
         params = _params(node_id, command)
         for attempt in range(5):
-            raw = self.engine.raw_connection()
+            raw = self._autocommit.raw_connection()
             try:
-                conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
-                conn.autocommit = True
-                try:
-                    row = conn.execute(APPLY, params).fetchone()
-                finally:
-                    if not conn.closed:
-                        conn.autocommit = False
+                row = _cursor(raw).execute(APPLY, params).fetchone()
             except psycopg.OperationalError:
                 # The pool holds no pre-pinged connections: a dead one is dropped and retried.
                 # An error means the transition's transaction rolled back.
@@ -166,32 +176,49 @@ class Lifecycle:
                 if reason != "no such node":
                     log.info("stale %s on node %s: %s", params[1], node_id, reason)
                 return Stale(node_id, reason)
-            return Applied(node_id, status, None if current is None else str(current))
+            return Applied(node_id, status, current)
         raise AssertionError("unreachable")
 
     def _fold(self, pipeline_id: Any) -> None:
         # The transition is committed: a failure here must not redo it. Its delta row stays and
         # the next fold or recount applies it.
         try:
-            with self.engine.connect() as conn:
-                raw: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
-                raw.autocommit = True
-                try:
-                    raw.execute(FOLD_AFTER, (str(pipeline_id),))
-                finally:
-                    if not raw.closed:
-                        raw.autocommit = False
+            raw = self._autocommit.raw_connection()
+            try:
+                conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
+                conn.execute(FOLD_AFTER, (pipeline_id,))
+            except psycopg.OperationalError:
+                if raw.driver_connection is None or raw.driver_connection.broken:
+                    raw.invalidate()
+                raise
+            finally:
+                raw.close()
         except (psycopg.Error, sa.exc.SQLAlchemyError) as exc:
             log.warning("pipeline %s progress left to the next fold: %s", pipeline_id, exc)
 
 
+def _cursor(raw: Any) -> psycopg.Cursor[Any]:
+    """The pooled connection's own cursor, kept across checkouts (one less object per call)."""
+    cursor: psycopg.Cursor[Any] | None = raw.info.get("lifecycle_cursor")
+    if cursor is None or cursor.closed:
+        conn: psycopg.Connection[Any] = raw.driver_connection
+        cursor = raw.info["lifecycle_cursor"] = conn.cursor()
+    return cursor
+
+
 def _params(node_id: str, command: Command) -> tuple[Any, ...]:
     patch, remove = domain.metadata_change(command)
-    output = json.dumps(command.output, default=str) if isinstance(command, Succeed) else None
-    deadline = command.deadline if isinstance(command, Start) else None
+    output = _JSON.encode(command.output) if isinstance(command, Succeed) else None
+    deadline = command.deadline.isoformat() if isinstance(command, Start) else None
     return (node_id, domain.event_name(command), getattr(command, "process_uuid", None),
-            json.dumps(patch, default=str), list(remove), output, deadline,
-            json.dumps(_detail(command), default=str))
+            _JSON.encode(patch), _text_array(remove), output, deadline,
+            _JSON.encode(_detail(command)))
+
+
+def _text_array(keys: tuple[str, ...]) -> str:
+    """A text[] literal of metadata keys (the domain's own names: plain identifiers)."""
+    assert all(key.isidentifier() for key in keys), keys
+    return "{" + ",".join(keys) + "}"
 
 
 def _detail(command: Command) -> dict[str, Any]:
