@@ -119,3 +119,15 @@ def test_sql_gate_equals_stale_reason_on_every_case(engine):
     mismatches = [(r, g) for r, g in zip(rows, got, strict=True) if r[-1] != g]
     assert not mismatches, mismatches[:5]
     assert len(rows) > 400
+
+
+def test_gate_is_inlined_into_the_transition(engine):
+    """The planner inlines the gate (migration 0004). An IMMUTABLE declaration over a STABLE
+    body (format()) is never inlined: the body is parsed again on every transition, which cost
+    a third of the server's CPU per transition (bench/lifecycle.py)."""
+    with engine.connect() as conn:
+        plan = "\n".join(conn.execute(sa.text(
+            "EXPLAIN (VERBOSE, COSTS OFF) SELECT video_lifecycle_stale_reason(status,"
+            " process_uuid, structure_version, run_structure_version, 'updated', NULL)"
+            " FROM video_production_nodes")).scalars())
+    assert "CASE" in plan and "video_lifecycle_stale_reason" not in plan, plan
