@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from video_dagster import settings
 from video_dagster.domain import jsonlimits
+
+if TYPE_CHECKING:
+    # Alembic is imported where migrations run, not by every process that opens the database
+    # (code server, run worker, each step process: ~0.15 s of start-up each).
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -64,6 +68,8 @@ def resolve_database_url(start_embedded: bool = True) -> str:
 
 def alembic_config(url: str) -> Config:
     """An Alembic config pointing at the packaged migrations."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", settings.sqlalchemy_url(url).replace("%", "%%"))
@@ -76,6 +82,8 @@ def upgrade(url: str, revision: str = "head") -> None:
     with engine.begin() as conn:
         cfg = alembic_config(url)
         cfg.attributes["connection"] = conn
+        from alembic import command
+
         command.upgrade(cfg, revision)
 
 
