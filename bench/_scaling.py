@@ -36,9 +36,16 @@ def server_cpu_per_transition(url: str, nodes: list[str]) -> float | None:
     """Server CPU seconds per transition on one connection (None if its backend is remote)."""
     engine = sa.create_engine(settings.sqlalchemy_url(url), pool_size=1, max_overflow=0)
     try:
-        with engine.connect() as conn:
-            pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
         lc, calls = Lifecycle(engine), 0
+        # Transitions run on the lifecycle's autocommit pool: emptied, then used by this one
+        # thread, it holds a single connection, the one whose backend is read.
+        lc.autocommit_engine.dispose()
+        with lc.autocommit_engine.connect() as conn:
+            pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        # The rate phases stop mid-cycle: a node left in progress would make every start on it
+        # stale (cheap), which skews the comparison towards whichever pipeline has more of them.
+        for node in nodes:
+            lb.end_execution(engine, node)
         for i in range(2 * CPU_CYCLES):  # the first half warms the backend (plans, caches)
             if i == CPU_CYCLES:
                 before, calls = _backend_cpu(pid), 0

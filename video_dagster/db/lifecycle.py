@@ -109,7 +109,7 @@ class Lifecycle:
         self.engine = engine
         self.clock = clock or (lambda: datetime.now(UTC))
         # Transitions run on autocommit connections of their own pool (same URL).
-        self._autocommit = db_engine.get_autocommit_engine(
+        self.autocommit_engine = db_engine.get_autocommit_engine(
             engine.url.render_as_string(hide_password=False))
 
     def started(
@@ -154,7 +154,7 @@ class Lifecycle:
             return Stale(node_id, f"process {process} is not current")
         params = _params(node_id, command)
         for attempt in range(5):
-            raw = self._autocommit.raw_connection()
+            raw = self.autocommit_engine.raw_connection()
             try:
                 row = _cursor(raw).execute(APPLY, params).fetchone()
             except psycopg.OperationalError:
@@ -183,7 +183,7 @@ class Lifecycle:
         # The transition is committed: a failure here must not redo it. Its delta row stays and
         # the next fold or recount applies it.
         try:
-            raw = self._autocommit.raw_connection()
+            raw = self.autocommit_engine.raw_connection()
             try:
                 conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
                 conn.execute(FOLD_AFTER, (pipeline_id,))
