@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from video_dagster.cli.common import add_command, engine, object_store
@@ -54,6 +56,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     finally:
         if proc.poll() is None:
             _stop_group(proc)
+        _reap_group(proc.pid)
         if emus is not None:
             emus.stop()
         if embedded_mode and not was_running:
@@ -87,6 +90,42 @@ def _stop_group(proc: subprocess.Popen[Any]) -> int:
         except subprocess.TimeoutExpired:
             continue
     return proc.wait()
+
+
+def _reap_group(pgid: int, grace: float = 5.0) -> None:
+    """`dagster dev` has exited: end what it left in its process group. A code server that exits
+    on Ctrl-C before `dagster dev` marks itself stopping is restarted by it, and the restarted
+    one would live on until its 45 s heartbeat timeout."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not _group_running(pgid):
+                return
+            time.sleep(0.1)
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether a process of the group still runs. Zombies count as ended: orphans are reaped by
+    whoever adopted them, not by us. Without /proc: whether the group exists at all."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            state, _ppid, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue  # ended meanwhile
+        if state != "Z" and int(group) == pgid:
+            return True
+    return False
 
 
 def register(sub: Any) -> None:
