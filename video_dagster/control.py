@@ -23,9 +23,10 @@ from video_dagster.resources.database import DatabaseResource
 REFRESH_INTERVAL_SECONDS = 1
 # A tick with nothing to reload waits this long for a structure NOTIFY before it ends: a change
 # is reloaded within a fraction of a second instead of at the next poll. The daemon starts the
-# next tick at its next loop (every 5 s), which compares the fingerprint first, so a change in
-# the gap is seen within a second. Kept short: a stopping code server waits for this tick, and
-# `dagster dev` restarts a code server that exits while it is not stopping yet.
+# next tick at its next round (every second, cli/dagster_daemon.py), which compares the
+# fingerprint first, so a change in the gap is seen within a second. Kept short: a stopping code
+# server waits for this tick, and `dagster dev` restarts a code server that exits while it is
+# not stopping yet (cli/dev.py ends such leftovers).
 LISTEN_SECONDS = 4.0
 
 

@@ -32,8 +32,9 @@ from video_dagster.db.validation import validate_changed
 from video_dagster.domain.keys import ASSET_KEY_PREFIX, TRIGGER_AUTO, TRIGGER_TAG, asset_key_path
 from video_dagster.resources.database import DatabaseResource
 
-# The daemon evaluates sensors at most every 5 s (its loop); 1 s means every loop. The queries
-# are index-backed (ix_nodes_ready_candidates, ix_nodes_needs_validation): idle ticks are cheap.
+# The daemon starts a round of sensor ticks every second (cli/dagster_daemon.py; Dagster's own
+# daemon: every 5 s); 1 s means every round. The queries are index-backed
+# (ix_nodes_ready_candidates, ix_nodes_needs_validation): idle ticks are cheap.
 READY_INTERVAL_SECONDS = 1
 VALIDATE_LIMIT = 200  # pipelines validated per tick before looking for ready nodes
 READY_LIMIT = 500  # nodes requested per tick
