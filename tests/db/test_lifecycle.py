@@ -85,6 +85,28 @@ def test_garbage_ids_are_stale_not_errors(lc, node):
     assert isinstance(lc.started(str(uuid.uuid4())), Stale)
 
 
+@pytest.mark.parametrize("junk", [
+    "", " ", "0" * 36, "00000000-0000-0000-0000-000000000000\n", "\x00" * 36,
+    "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa'; DROP TABLE video_production_nodes; --",
+    "x" * 100_000, "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz", "\ud800" * 36,
+])
+def test_hostile_ids_are_stale_and_block_nothing(engine, lc, node, junk):
+    """Ids from callbacks and run tags: none raises, none writes, the next call still works."""
+    _, nid = node
+    assert isinstance(lc.failed(junk, "x"), Stale)
+    assert isinstance(lc.updated(nid, {"stage": "x"}, junk), Stale)
+    assert not events(engine, nid)
+    assert isinstance(lc.started(nid), Applied)
+
+
+def test_non_canonical_spellings_of_a_node_id_still_name_it(lc, node):
+    """The fast canonical check falls back to uuid.UUID: upper case and braces are the node."""
+    _, nid = node
+    process = lc.started("{" + nid.upper() + "}").process_uuid
+    assert isinstance(lc.succeeded(nid.replace("-", ""), {"type": "text"}, process.upper()),
+                      Applied)
+
+
 def test_updated_merges_metadata_only_for_current(engine, lc, node):
     _, nid = node
     p = lc.started(nid).process_uuid

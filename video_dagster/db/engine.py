@@ -19,19 +19,20 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+# Pool settings of both engines. No pre-ping: it would cost every lifecycle transition a round
+# trip. Connections are recycled instead, and a dead one fails its statement, invalidating it.
+POOL = {"pool_size": 10, "max_overflow": 20, "pool_recycle": 600,
+        "connect_args": {"application_name": "video-dagster"}}
+
+
 @cache
 def get_engine(url: str) -> sa.Engine:
     """One pooled engine per URL per process."""
     return sa.create_engine(
         settings.sqlalchemy_url(url),
-        pool_size=10,
-        max_overflow=20,
-        # No pre-ping: it would cost every lifecycle transition a round trip. Connections are
-        # recycled instead, and a dead one fails its statement, invalidating the pool.
-        pool_recycle=600,
-        connect_args={"application_name": "video-dagster"},
         # jsonb the editor stored nested 2,000 deep must not raise RecursionError on fetch.
         json_deserializer=jsonlimits.stored_loads,
+        **POOL,
     )
 
 
@@ -44,10 +45,7 @@ def get_autocommit_engine(url: str) -> sa.Engine:
         settings.sqlalchemy_url(url),
         isolation_level="AUTOCOMMIT",
         pool_reset_on_return=None,  # autocommit: no transaction is ever left open
-        pool_size=10,
-        max_overflow=20,
-        pool_recycle=600,
-        connect_args={"application_name": "video-dagster"},
+        **POOL,
     )
 
 

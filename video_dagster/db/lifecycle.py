@@ -154,20 +154,14 @@ class Lifecycle:
             return Stale(node_id, f"process {process} is not current")
         params = _params(node_id, command)
         for attempt in range(5):
-            raw = self.autocommit_engine.raw_connection()
             try:
-                row = _cursor(raw).execute(APPLY, params).fetchone()
+                row = self._execute(APPLY, params)
             except psycopg.OperationalError:
-                # The pool holds no pre-pinged connections: a dead one is dropped and retried.
-                # An error means the transition's transaction rolled back.
-                if raw.driver_connection is None or raw.driver_connection.broken:
-                    raw.invalidate()
+                # An error means the transition's transaction rolled back: retry it.
                 if attempt == 4:
                     raise
                 time.sleep(0.01 * (attempt + 1))
                 continue
-            finally:
-                raw.close()
             assert row is not None
             applied, status, current, reason, fold_after = row
             if fold_after is not None:
@@ -179,20 +173,24 @@ class Lifecycle:
             return Applied(node_id, status, current)
         raise AssertionError("unreachable")
 
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """One autocommit statement on a pooled connection; its first row. The pool holds no
+        pre-pinged connections: one found dead is dropped from it, and the error raised."""
+        raw = self.autocommit_engine.raw_connection()
+        try:
+            return _cursor(raw).execute(sql, params).fetchone()
+        except psycopg.OperationalError:
+            if raw.driver_connection is None or raw.driver_connection.broken:
+                raw.invalidate()
+            raise
+        finally:
+            raw.close()
+
     def _fold(self, pipeline_id: Any) -> None:
         # The transition is committed: a failure here must not redo it. Its delta row stays and
         # the next fold or recount applies it.
         try:
-            raw = self.autocommit_engine.raw_connection()
-            try:
-                conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
-                conn.execute(FOLD_AFTER, (pipeline_id,))
-            except psycopg.OperationalError:
-                if raw.driver_connection is None or raw.driver_connection.broken:
-                    raw.invalidate()
-                raise
-            finally:
-                raw.close()
+            self._execute(FOLD_AFTER, (pipeline_id,))
         except (psycopg.Error, sa.exc.SQLAlchemyError) as exc:
             log.warning("pipeline %s progress left to the next fold: %s", pipeline_id, exc)
 
