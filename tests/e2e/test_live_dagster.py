@@ -532,9 +532,10 @@ def test_live_dev_runs_pipelines_rerenders_reconciles_and_stops(live: Live) -> N
     sessions = live.dev.sessions()
     tree = live.dev.tree(sessions)
     names = describe(tree)
-    # The daemon is ours (sensor rounds every second, cli/dagster_daemon.py), not Dagster's.
+    # The daemon is ours (sensor rounds every second, cli/dagster_daemon.py), not Dagster's;
+    # `video` is served by our code server (reloads in place), `video_control` by Dagster's.
     for part in ("dagster dev", "dagster_webserver", "video_dagster.cli.dagster_daemon run",
-                 "code-server"):
+                 "video_dagster.cli.code_server --lazy-load-user-code", "code-server start"):
         assert part in names, f"{part} not running before the stop:\n{describe(tree)}"
     assert "-m dagster._daemon" not in names, describe(tree)
     stop_started = time.monotonic()
