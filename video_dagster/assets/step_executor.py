@@ -17,6 +17,7 @@ from dagster._core.definitions.executor_definition import (
 FORKSERVER_PRELOAD = [
     "dagster",
     "dagster_postgres",  # the instance's storage, ~22 MB per step when not shared
+    "video_dagster.dagster_storage",  # its pooled engines (dagster.yaml)
     "boto3",
     "httpx",
     "video_dagster.assets.translator",
