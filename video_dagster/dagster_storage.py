@@ -6,12 +6,13 @@ events, a materialization or check event takes two or three connections, and a r
 writes three "planned" events per selected asset before it is queued. On 2 cores an asset node's
 step took ~0.24 s, ~0.09 s with connections kept (bench/reaction.py, 21-node pipeline).
 
-`PooledPostgresStorage` is that storage with one change: each engine keeps up to `POOL_SIZE`
-connections between statements and closes them once unused for `IDLE_SECONDS`. Overflow stays
-unbounded, as with `NullPool`, so nothing ever waits for a connection; a process that waits (a
-step on a provider job) holds none after a few seconds. A kept connection is pinged before use
-and never crosses a fork. The webserver replaces the engines with Dagster's own webserver pool,
-as before.
+`PooledPostgresStorage` is that storage with one change: each engine keeps `POOL_SIZE` connection
+between statements and closes it once unused for `IDLE_SECONDS`, or when the instance is
+disposed (a sensor evaluation builds and disposes one per tick). Overflow stays unbounded, as
+with `NullPool`, so nothing ever waits for a connection; a process that waits (a step on a
+provider job) holds none after a few seconds. A kept connection is pinged before use; a forked
+child forgets the ones it inherited without touching them. The webserver replaces the engines
+with Dagster's own webserver pool, as before.
 
 dagster.yaml selects it (`storage: custom: ...`) with the same config as `storage: postgres`.
 """
@@ -19,7 +20,6 @@ dagster.yaml selects it (`storage: custom: ...`) with the same config as `storag
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import time
 import weakref
@@ -32,10 +32,10 @@ from dagster_postgres.utils import (
     get_token_provider_from_config,
     pg_url_from_config,
 )
-from sqlalchemy import event, exc
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.util.queue import Empty
 
-POOL_SIZE = 2
+POOL_SIZE = 1
 IDLE_SECONDS = 5.0
 """Kept connections are closed after this long unused (checked every REAP_SECONDS)."""
 REAP_SECONDS = 1.0
@@ -70,11 +70,29 @@ class IdleClosingPool(QueuePool):
         while True:
             try:
                 record = self._pool.get(False)
-            except queue.Empty:
+            except Empty:
                 return closed
             record.close()
             self._dec_overflow()  # the accounting QueuePool does for a connection it closes
             closed += 1
+
+    def forget_inherited(self, devnull: int) -> None:
+        """In a forked child: drop the kept connections, which share their sockets with the
+        parent, without ending the parent's sessions. Their sockets are replaced by /dev/null
+        first, so what libpq sends when the connection objects are freed goes nowhere."""
+        while True:
+            try:
+                record = self._pool.get(False)
+            except Empty:
+                return
+            dbapi = record.dbapi_connection
+            if dbapi is not None:
+                try:
+                    os.dup2(devnull, dbapi.fileno())
+                except (OSError, ValueError, AttributeError):
+                    pass  # closed already: nothing is shared
+                record.dbapi_connection = None
+            self._dec_overflow()
 
 
 def _ensure_reaper() -> None:
@@ -100,20 +118,21 @@ def _reap() -> None:
                 continue
 
 
-def _not_across_forks(engine: sa.Engine) -> None:
-    """SQLAlchemy's recipe: a connection opened by another process is dropped, never used (its
-    socket is shared with the parent) and never closed (that would end the parent's session)."""
+def _after_fork_in_child() -> None:
+    """Every pool of this process forgets what it kept before the fork (the reaper thread did
+    not survive the fork: _ensure_reaper starts one again, by pid)."""
+    pools = list(_pools)
+    if not pools:
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for pool in pools:
+            pool.forget_inherited(devnull)
+    finally:
+        os.close(devnull)
 
-    @event.listens_for(engine, "connect")
-    def _remember_pid(dbapi_connection: Any, record: Any) -> None:
-        record.info["pid"] = os.getpid()
 
-    @event.listens_for(engine, "checkout")
-    def _check_pid(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        if record.info.get("pid") != os.getpid():
-            record.dbapi_connection = proxy.dbapi_connection = None
-            raise exc.DisconnectionError(
-                f"connection opened by process {record.info.get('pid')}, used in {os.getpid()}")
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def pooled_engine(postgres_url: str, token_provider: Any = None) -> sa.Engine:
@@ -123,7 +142,6 @@ def pooled_engine(postgres_url: str, token_provider: Any = None) -> sa.Engine:
     engine = create_pg_engine(postgres_url, token_provider, isolation_level="AUTOCOMMIT",
                               poolclass=IdleClosingPool, pool_size=POOL_SIZE, max_overflow=-1,
                               pool_pre_ping=True)
-    _not_across_forks(engine)
     return engine
 
 
@@ -134,9 +152,20 @@ class PooledPostgresStorage(DagsterPostgresStorage):
                  inst_data: Any = None, token_provider: Any = None) -> None:
         super().__init__(postgres_url, should_autocreate_tables, inst_data=inst_data,
                          token_provider=token_provider)
-        for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
+        storages = (self._run_storage, self._event_log_storage, self._schedule_storage)
+        for storage in storages:
             storage._engine.dispose()  # the NullPool engine that created the tables
             storage._engine = pooled_engine(storage.postgres_url, token_provider)
+        # DagsterInstance.dispose() disposes its run and event-log storages (which only stop
+        # their watchers), never the schedule storage: close the kept connections of all three.
+        event_log_dispose = self._event_log_storage.dispose
+
+        def dispose_with_connections() -> None:
+            event_log_dispose()
+            for storage in storages:
+                storage._engine.dispose()
+
+        self._event_log_storage.dispose = dispose_with_connections  # type: ignore[method-assign]
 
     @classmethod
     def from_config_value(cls, inst_data: Any, config_value: Any) -> PooledPostgresStorage:  # type: ignore[override]

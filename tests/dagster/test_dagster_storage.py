@@ -126,22 +126,57 @@ def _backend_pid(engine: sa.Engine) -> int:
         return int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
 
 
-def test_a_forked_child_opens_its_own_connections_and_the_parent_keeps_its_own(
+def test_a_forked_child_forgets_inherited_connections_without_ending_the_parents_sessions(
         instance: DagsterInstance) -> None:
-    engine = instance.event_log_storage._engine
+    events = instance.event_log_storage._engine
+    runs = instance.run_storage._engine
     run = instance.add_run(DagsterRun(job_name="test_job"))
     _store(instance, run.run_id, 2)
-    parent_backend = _backend_pid(engine)  # the connection the parent keeps
+    parent_events, parent_runs = _backend_pid(events), _backend_pid(runs)  # kept by the parent
     pid = os.fork()
-    if pid == 0:  # the child: using the kept connection would share the parent's socket
+    if pid == 0:  # the child: using a kept connection would share the parent's socket
         try:
-            shared = _backend_pid(engine) == parent_backend
+            shared = _backend_pid(events) == parent_events
             _store(instance, run.run_id, 2)
+            # What the child's reaper does once idle, to every pool it has (used or not).
+            for pool in list(dagster_storage._pools):
+                pool.close_idle(0)
             os._exit(3 if shared else 0 if len(instance.all_logs(run.run_id)) == 4 else 4)
-        except BaseException:
+        except BaseException:  # any failure is the child's exit code
             os._exit(5)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, "3: the child used the parent's session"
-    assert _backend_pid(engine) == parent_backend  # the parent's session survived the child
+    # The parent's sessions survived the child, including the one the child never used.
+    assert _backend_pid(events) == parent_events
+    assert _backend_pid(runs) == parent_runs
     _store(instance, run.run_id, 2)
     assert len(instance.all_logs(run.run_id)) == 6
+
+
+def test_close_idle_reports_what_it_closed(instance: DagsterInstance) -> None:
+    engine = instance.event_log_storage._engine
+    pool = engine.pool
+    assert isinstance(pool, dagster_storage.IdleClosingPool)
+    _backend_pid(engine)
+    assert pool.close_idle(3600) == 0, "used just now: kept"
+    assert pool.close_idle(0) == 1
+    assert pool.close_idle(0) == 0
+    assert _backend_pid(engine) > 0, "and a new one is opened when needed"
+
+
+def test_disposing_an_instance_closes_its_connections_at_once(
+        instance: DagsterInstance, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A sensor evaluation builds an instance from its ref and disposes it, every tick.
+    monkeypatch.setattr(dagster_storage, "IDLE_SECONDS", 3600.0)
+    counter = sa.create_engine(settings.sqlalchemy_url(db_url), poolclass=sa.pool.NullPool)
+    for storage in (instance.run_storage, instance.event_log_storage, instance.schedule_storage):
+        storage._engine.dispose()  # the fixture's instance: none either
+    assert _backends(counter, db_url) == 0
+    tick = DagsterInstance.from_ref(instance.get_ref())
+    run = tick.add_run(DagsterRun(job_name="test_job"))
+    _store(tick, run.run_id, 2)
+    tick.all_instigator_state()  # the schedule storage, which the instance never disposes
+    assert _backends(counter, db_url) == 3
+    tick.dispose()
+    assert _backends(counter, db_url) == 0
+    counter.dispose()
