@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -128,6 +129,54 @@ def test_a_failed_reload_is_served_as_the_locations_error_and_the_next_one_recov
     server.reload()
     assert isinstance(server.repositories(), ListRepositoriesResponse)
     assert len(server.snapshot().asset_nodes) == len(_merge_doc()["nodes"])
+
+
+def test_changed_code_is_served_as_an_error_asking_for_a_restart(
+        server: Server, engine: sa.Engine) -> None:
+    # A reload re-reads the database only: code edited since the start must not run half-new.
+    source = ROOT / "video_dagster" / "assets" / "translator.py"
+    stat = source.stat()
+    try:
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+        server.reload()
+        error = server.repositories()
+        assert isinstance(error, SerializableErrorInfo), error
+        text = error.to_string()
+        assert "video_dagster/assets/translator.py" in text, text
+        assert "Restart the code server" in text, text
+    finally:
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    server.reload()  # the same code as at the start again (mtime restored): served again
+    assert isinstance(server.repositories(), ListRepositoriesResponse)
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def test_a_run_worker_outliving_its_forkserver_still_reads_as_running() -> None:
+    from multiprocessing import forkserver
+
+    ctx = code_server.RunWorkerContext()  # no preload: a plain forkserver is enough here
+    worker = ctx.Process(target=_sleep, args=(4,))
+    worker.start()
+    try:
+        server_pid = forkserver._forkserver._forkserver_pid
+        assert server_pid is not None and worker.is_alive()
+        os.kill(server_pid, signal.SIGKILL)  # the OOM killer, a stray kill
+        while code_server.pid_running(server_pid):  # a zombie now: ensure_running reaps it
+            time.sleep(0.05)
+        # Plain multiprocessing now says "exited with 255": Dagster would fail the run.
+        assert worker.is_alive(), "a running worker taken for dead"
+        assert worker.pid is not None and code_server.pid_running(worker.pid)
+        deadline = time.monotonic() + 20
+        while worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not worker.is_alive(), "and dead once it has ended"
+    finally:
+        if worker.pid is not None and code_server.pid_running(worker.pid):
+            os.kill(worker.pid, signal.SIGKILL)
+        forkserver.ensure_running()  # a new one for whoever forks next in this process
 
 
 def test_run_workers_fork_from_a_server_that_preloaded_the_run_path_not_the_graph() -> None:

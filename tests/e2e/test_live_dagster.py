@@ -477,6 +477,12 @@ def test_live_dev_runs_pipelines_rerenders_reconciles_and_stops(live: Live) -> N
     workers = live.wait(f"the step worker of run {crash_run}",
                         lambda: _step_workers(live, crash_run), 20)
     for worker in workers:
+        # An in-process run: its step worker is the run worker, forked by our code server's
+        # forkserver (cli/code_server.py), not a spawned interpreter.
+        forkserver = worker.parent()
+        assert forkserver is not None and forkserver.parent() is not None, worker
+        assert "multiprocessing.forkserver" in " ".join(forkserver.cmdline()), describe([worker])
+        assert "video_dagster.cli.code_server" in " ".join(forkserver.parent().cmdline())
         worker.kill()
 
     def failed_by(node: Any) -> Any:

@@ -11,21 +11,29 @@ written to its first node running (bench/reaction.py):
   and this project again (~2 s on 2 cores) before it builds the graph. This server imports the
   definitions module again in its own process and swaps the loaded repository, as Dagster's own
   in-process reload does (`ReloadCodeWithState`). A load that fails is served as the location's
-  error, as a fresh process's failure would be; the next reload tries again.
+  error, as a fresh process's failure would be; the next reload tries again. A reload re-reads
+  the database, not the code: once a source file of the project changed since the server
+  started, a reload serves an error naming the files and asking for a restart, instead of
+  building a graph with code older than what is on disk.
 - **Run workers fork from a preloaded server.** Dagster's code server starts each run worker as a
   new interpreter (`spawn`). This one forks them from a forkserver that has already imported
   Dagster and the execution path (as the steps do, assets/step_executor.py). The worker still
   imports the definitions module itself and builds its graph from the run's reconstruction
-  metadata. Termination and crash detection are Dagster's, unchanged: they only need a
-  `multiprocessing.Process`.
+  metadata. Termination and crash detection are Dagster's: they only need a
+  `multiprocessing.Process`. One difference: a worker whose forkserver died is asked by pid
+  whether it still runs, where the forkserver's closed pipe would report it dead (and Dagster
+  would fail a run that is still going).
 """
 
 from __future__ import annotations
 
 import gc
 import multiprocessing
+import multiprocessing.context
+import os
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 from dagster._grpc import server as dagster_server
@@ -48,15 +56,78 @@ def run_worker_preload() -> list[str]:
     return [*modules, *RUN_WORKER_PRELOAD, freeze]
 
 
-def run_worker_context() -> Any:
+def pid_running(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: whether the pid exists at all
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+class RunWorkerProcess(multiprocessing.context.ForkServerProcess):
+    """A forked run worker that is alive while its pid runs, whatever its forkserver's state.
+
+    Its exit status travels through the forkserver; when that server dies (killed, OOM), every
+    worker it forked reads as exited with 255 although it still runs."""
+
+    def is_alive(self) -> bool:
+        if super().is_alive():
+            return True
+        return self.pid is not None and pid_running(self.pid)
+
+
+class RunWorkerContext(multiprocessing.context.ForkServerContext):
+    Process = RunWorkerProcess  # type: ignore[assignment]
+
+
+def run_worker_context() -> RunWorkerContext:
     """A forkserver context with the run path preloaded, its server started now (in the
     background of this process's start, not in front of the first run)."""
-    ctx = multiprocessing.get_context("forkserver")
+    ctx = RunWorkerContext()
     ctx.set_forkserver_preload(run_worker_preload())
     from multiprocessing import forkserver
 
     forkserver.ensure_running()
     return ctx
+
+
+class CodeChangedError(RuntimeError):
+    """The project's code on disk is newer than what this server runs."""
+
+
+def source_stamps(exclude: str | None = None) -> dict[str, int]:
+    """Modification times of the project's loaded source files (but `exclude`'s module)."""
+    import video_dagster
+
+    root = str(Path(video_dagster.__file__).parent) + os.sep
+    stamps = {}
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if name != exclude and isinstance(path, str) and path.startswith(root):
+            try:
+                stamps[path] = os.stat(path).st_mtime_ns
+            except OSError:
+                continue
+    return stamps
+
+
+def changed_sources(stamps: dict[str, int]) -> list[str]:
+    """The files of `stamps` modified or removed since."""
+    changed = []
+    for path, mtime in stamps.items():
+        try:
+            if os.stat(path).st_mtime_ns != mtime:
+                changed.append(path)
+        except OSError:
+            changed.append(path)
+    return sorted(changed)
 
 
 class VideoCodeServer(dagster_server.DagsterApiServer):
@@ -66,6 +137,8 @@ class VideoCodeServer(dagster_server.DagsterApiServer):
         super().__init__(*args, **kwargs)
         self._video_location_name: str | None = kwargs.get("location_name")
         self._mp_ctx = run_worker_context()
+        origin = self._loadable_target_origin
+        self._source_stamps = source_stamps(exclude=origin.module_name if origin else None)
 
     def ReloadCode(self, request: Any, context: Any) -> Any:
         """Load the definitions module again in this process and serve what it defines."""
@@ -85,10 +158,24 @@ class VideoCodeServer(dagster_server.DagsterApiServer):
         if origin is None:
             return
         if origin.module_name:
-            # Dagster loads through importlib.import_module: drop the cached module so the
-            # import runs again, inside the load context LoadedRepositories sets up.
+            # Dagster loads through importlib.import_module: drop the cached module (and its
+            # package's reference to it) so the import runs again, inside the load context
+            # LoadedRepositories sets up.
             sys.modules.pop(origin.module_name, None)
+            package, _, name = origin.module_name.rpartition(".")
+            if package in sys.modules and hasattr(sys.modules[package], name):
+                delattr(sys.modules[package], name)
         try:
+            if changed := changed_sources(self._source_stamps):
+                import video_dagster
+
+                root = Path(video_dagster.__file__).parent.parent
+                names = ", ".join(str(Path(p).relative_to(root)) for p in changed[:5])
+                more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+                raise CodeChangedError(
+                    f"the code changed since this code server started ({names}{more}): a "
+                    "reload re-reads the database, not the code. Restart the code server "
+                    "(`video-dagster dev`: Ctrl-C and start it again) to load the new code.")
             loaded = dagster_server.LoadedRepositories(
                 origin,
                 entry_point=self._entry_point,
@@ -99,8 +186,9 @@ class VideoCodeServer(dagster_server.DagsterApiServer):
             )
         except Exception:
             self._logger.exception("Error while reloading code")
-            self._loaded_repositories = None
+            # The error first: a request between the two assignments sees it.
             self._serializable_load_error = serializable_error_info_from_exc_info(sys.exc_info())
+            self._loaded_repositories = None
         else:
             self._loaded_repositories = loaded
             self._serializable_load_error = None
