@@ -41,6 +41,7 @@ from dagster._grpc.client import DagsterGrpcClient  # noqa: E402
 from dagster_shared.serdes import deserialize_value  # noqa: E402
 
 from bench._pg import scratch_database, server_url  # noqa: E402
+from bench.lifecycle import SEED  # noqa: E402 — the same seeded pipelines of asset nodes
 from video_dagster.db import engine as db_engine  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -52,13 +53,6 @@ SIDES = {
     "new process (code-server start)": [sys.executable, "-m", "dagster", "code-server", "start",
                                         *TARGET],
 }
-SEED = (
-    "INSERT INTO video_production_pipelines (title) SELECT 'bench ' || g "
-    "FROM generate_series(1, :p) g",
-    "INSERT INTO video_production_nodes (pipeline_id, title, type, asset, is_valid) "
-    "SELECT p.id, 'node ' || g, 'asset', '{\"content\": \"x\"}', true "
-    "FROM video_production_pipelines p, generate_series(1, :n) g",
-)
 ADD = (
     "WITH p AS (INSERT INTO video_production_pipelines (title) VALUES (:t) RETURNING id) "
     "INSERT INTO video_production_nodes (pipeline_id, title, type, asset, is_valid) "
