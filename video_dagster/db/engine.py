@@ -19,19 +19,21 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-# Pool settings of both engines. No pre-ping: it would cost every lifecycle transition a round
-# trip. Connections are recycled instead, and a dead one fails its statement, invalidating it.
+# Pool settings of both engines. Connections are recycled after 10 minutes.
 POOL = {"pool_size": 10, "max_overflow": 20, "pool_recycle": 600,
         "connect_args": {"application_name": "video-dagster"}}
 
 
 @cache
 def get_engine(url: str) -> sa.Engine:
-    """One pooled engine per URL per process."""
+    """One pooled engine per URL per process. Pre-pinged: after a database restart or
+    failover, a sensor tick or an asset body gets a live connection instead of failing once on
+    a dead one (a round trip per checkout; the lifecycle's engine goes without, see below)."""
     return sa.create_engine(
         settings.sqlalchemy_url(url),
         # jsonb the editor stored nested 2,000 deep must not raise RecursionError on fetch.
         json_deserializer=jsonlimits.stored_loads,
+        pool_pre_ping=True,
         **POOL,
     )
 
@@ -40,7 +42,9 @@ def get_engine(url: str) -> sa.Engine:
 def get_autocommit_engine(url: str) -> sa.Engine:
     """Autocommit connections for work that is one statement, one transaction (lifecycle
     transitions): no autocommit toggle and no rollback on return, which cost a transition a
-    fifth of its client CPU on the shared pool (bench/lifecycle.py)."""
+    fifth of its client CPU on the shared pool (bench/lifecycle.py). No pre-ping, which would
+    cost every transition a round trip: a dead connection fails its statement and is dropped
+    from the pool (Lifecycle._execute)."""
     return sa.create_engine(
         settings.sqlalchemy_url(url),
         isolation_level="AUTOCOMMIT",
