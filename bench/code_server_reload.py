@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from dagster_shared.serdes import deserialize_value  # noqa: E402
 
 from bench._pg import scratch_database, server_url  # noqa: E402
 from bench.lifecycle import SEED  # noqa: E402 — the same seeded pipelines of asset nodes
+from tests.e2e._live import free_port  # noqa: E402
 from video_dagster.db import engine as db_engine  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -59,12 +59,6 @@ ADD = (
     "SELECT p.id, 'node ' || g, 'asset', '{\"content\": \"x\"}', true "
     "FROM p, generate_series(1, 2) g"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 class Side:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,17 +21,12 @@ from dagster._grpc.types import ListRepositoriesResponse
 from dagster._utils.error import SerializableErrorInfo
 from dagster_shared.serdes import deserialize_value
 
+from tests.e2e._live import free_port
 from video_dagster.cli import EXAMPLES_DIR, code_server
 from video_dagster.db import transfer
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -65,7 +59,7 @@ class Server:
 
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "code_server.log"
     env = {**os.environ, "DATABASE_URL": db_url, "DAGSTER_HOME": str(tmp_path),
            "VIDEO_DAGSTER_HOME": str(tmp_path / "home")}

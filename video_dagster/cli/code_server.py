@@ -40,6 +40,9 @@ from dagster._grpc import server as dagster_server
 from dagster._grpc.__generated__ import dagster_api_pb2
 from dagster._utils.error import serializable_error_info_from_exc_info
 
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+"""`video_dagster/`: the code whose changes a reload in place cannot load."""
+
 # What a run worker needs before it loads the definitions: the step list plus the run path.
 # Not `video_dagster.definitions` (see FORKSERVER_PRELOAD).
 RUN_WORKER_PRELOAD = [
@@ -104,9 +107,7 @@ class CodeChangedError(RuntimeError):
 
 def source_stamps(exclude: str | None = None) -> dict[str, int]:
     """Modification times of the project's loaded source files (but `exclude`'s module)."""
-    import video_dagster
-
-    root = str(Path(video_dagster.__file__).parent) + os.sep
+    root = str(PACKAGE_DIR) + os.sep
     stamps = {}
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
@@ -167,10 +168,8 @@ class VideoCodeServer(dagster_server.DagsterApiServer):
                 delattr(sys.modules[package], name)
         try:
             if changed := changed_sources(self._source_stamps):
-                import video_dagster
-
-                root = Path(video_dagster.__file__).parent.parent
-                names = ", ".join(str(Path(p).relative_to(root)) for p in changed[:5])
+                names = ", ".join(str(Path(p).relative_to(PACKAGE_DIR.parent))
+                                  for p in changed[:5])
                 more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
                 raise CodeChangedError(
                     f"the code changed since this code server started ({names}{more}): a "
